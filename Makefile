@@ -1,0 +1,40 @@
+# SPDX-License-Identifier: GPL-2.0
+#
+# rscsi: Rust SCSI host drivers for Linux.
+#
+#   make run       the main job: build what is missing, boot QEMU with both HBA kinds and disks,
+#                  load the drivers and show what they found
+#   make check     every test: host tests, the debug kernel and modules, every guest plan
+#   make shell     the main job's VM with an interactive shell (poweroff -f to leave)
+#   make modules   build the out-of-tree modules against the debug kernel
+#   make kernel    build a kernel flavour (FLAVOUR=debug|perf)
+#   make hosttest  only the host tests (harness and pure Rust logic)
+#
+# The kernel build tree lives in the cache (~/.cache/rscsi, or $RSCSI_CACHE). To build the
+# modules the usual way against it: make -C <build dir> M=$PWD LLVM=-19 RUSTC=/usr/bin/rustc
+
+FLAVOUR ?= debug
+HARNESS := tools/harness
+
+.PHONY: run check shell modules kernel hosttest setup
+run:
+	$(HARNESS) run --flavour $(FLAVOUR)
+
+check:
+	$(HARNESS) check
+
+shell:
+	$(HARNESS) shell --flavour $(FLAVOUR)
+
+setup:
+	tools/setup.sh
+
+kernel: setup
+	tools/build-kernel.sh $(FLAVOUR)
+
+modules: setup
+	tools/build-modules.sh $(FLAVOUR)
+
+hosttest:
+	python3 -m unittest discover -s tools/tests -t tools
+	cd tools/hosttest && CARGO_TARGET_DIR=$${RSCSI_CACHE:-$$HOME/.cache/rscsi}/hosttest-target cargo test --offline

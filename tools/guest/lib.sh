@@ -1,0 +1,133 @@
+# SPDX-License-Identifier: GPL-2.0
+#
+# rscsi guest library: KTAP output, disk discovery and the checks plans share.
+#
+# A plan is /rscsi/plans/<name>.sh. It defines plan_tests (the number of tests it prints) and
+# plan_main, which calls ok/not_ok (or check/skip) once per test. Every plan ends with a
+# kmemleak scan, counted as one more test. The host gives the expected
+# devices in /rscsi/run.conf as RSCSI_DISKS lines:
+#   <hba-index> <hba-kind> <pci-address> <scsi-id> <lun> <size-bytes> <logical-block-size>
+
+KTAP_N=0
+KTAP_FAILED=0
+
+ktap_begin() { echo "KTAP version 1"; echo "1..$1"; }
+ok() { KTAP_N=$((KTAP_N + 1)); echo "ok $KTAP_N $*"; }
+not_ok() { KTAP_N=$((KTAP_N + 1)); KTAP_FAILED=$((KTAP_FAILED + 1)); echo "not ok $KTAP_N $*"; }
+skip() { KTAP_N=$((KTAP_N + 1)); echo "ok $KTAP_N $1 # SKIP ${2:-}"; }
+diag() { echo "# $*"; }
+
+# check NAME COMMAND...: runs the command with its output as KTAP diagnostics; ok if it succeeds.
+check() {
+	_name=$1
+	shift
+	if "$@" >/tmp/check.out 2>&1; then
+		sed 's/^/# /' /tmp/check.out | tail -n 40
+		ok "$_name"
+	else
+		_rc=$?
+		sed 's/^/# /' /tmp/check.out | tail -n 60
+		diag "$_name: exit status $_rc"
+		not_ok "$_name"
+	fi
+}
+
+# sync_point NAME: tells the host a named point was reached and waits until it answers, so
+# that the host can act (corrupt an image, hot-plug a disk) at a known moment.
+sync_point() {
+	echo "RSCSI-SYNC $1"
+	read -r _answer </dev/console
+	diag "sync $1: host answered $_answer"
+}
+
+# rscsi_disks [GROUP]: prints the expected disks, one per line; with a module group, only the
+# disks behind the HBA models that group drives.
+rscsi_disks() {
+	_models=$(models_of "${1:-}")
+	printf '%s\n' "$RSCSI_DISKS" | sed '/^[[:space:]]*$/d' | while read -r _line; do
+		set -- $_line
+		case " $_models " in *" $2 "* | "  ") echo "$_line" ;; esac
+	done
+}
+
+# models_of GROUP: the HBA models the modules of a group ("a+b") drive; empty for all.
+models_of() {
+	for _m in $(echo "$1" | tr + ' '); do
+		case "$_m" in
+		megaraid_sas | rmegasas) echo megasas megasas-gen2 ;;
+		virtio_scsi | rvirtio_scsi) echo virtio-scsi-pci ;;
+		esac
+	done | tr '\n' ' ' | sed 's/ *$//'
+}
+
+# find_disk PCI SCSI_ID LUN: prints the sdX name of the disk at that address, or nothing.
+# Matches the PCI function in the sysfs path and the target and LUN of H:C:T:L.
+find_disk() {
+	for _b in /sys/block/sd*; do
+		[ -e "$_b/device" ] || continue
+		_p=$(readlink -f "$_b/device")
+		case "$_p" in */"$1"/*) ;; *) continue ;; esac
+		_hctl=${_p##*/}
+		_t=$(echo "$_hctl" | cut -d: -f3)
+		_l=$(echo "$_hctl" | cut -d: -f4)
+		if [ "$_t" = "$2" ] && [ "$_l" = "$3" ]; then
+			echo "${_b##*/}"
+			return 0
+		fi
+	done
+}
+
+# wait_disks TIMEOUT [GROUP]: waits until every expected disk exists (scanning is asynchronous).
+wait_disks() {
+	_deadline=$(($(date +%s) + $1))
+	while [ "$(date +%s)" -lt "$_deadline" ]; do
+		_missing=0
+		while read -r _h _k _pci _id _lun _size _bs; do
+			[ -n "$(find_disk "$_pci" "$_id" "$_lun")" ] || _missing=1
+		done <<EOT
+$(rscsi_disks "${2:-}")
+EOT
+		[ $_missing = 0 ] && return 0
+		sleep 1
+	done
+	return 1
+}
+
+# disk_matches SD SIZE BS: the disk has the size and logical block size the host gave it.
+disk_matches() {
+	_sectors=$(cat "/sys/block/$1/size")
+	_lbs=$(cat "/sys/block/$1/queue/logical_block_size")
+	echo "$1: $((_sectors * 512)) bytes, logical block size $_lbs (expected $2, $3)"
+	[ $((_sectors * 512)) = "$2" ] && [ "$_lbs" = "$3" ]
+}
+
+# sg_of SD: the sg node of a disk.
+sg_of() { ls "/sys/block/$1/device/scsi_generic" 2>/dev/null | head -n 1; }
+
+# kmemleak_check: a forced scan; fails if anything is reported.
+kmemleak_check() {
+	[ -e /sys/kernel/debug/kmemleak ] || { echo "no kmemleak in this kernel"; return 0; }
+	echo scan >/sys/kernel/debug/kmemleak
+	echo scan >/sys/kernel/debug/kmemleak
+	_leaks=$(cat /sys/kernel/debug/kmemleak)
+	[ -z "$_leaks" ] && { echo "kmemleak: nothing found"; return 0; }
+	echo "$_leaks" | head -n 60
+	return 1
+}
+
+rscsi_run_plan() {
+	_plan=/rscsi/plans/$1.sh
+	if [ ! -f "$_plan" ]; then
+		ktap_begin 1
+		not_ok "plan_$1 # no such plan"
+		echo "RSCSI-END $1"
+		return
+	fi
+	. "$_plan"
+	echo "RSCSI-BEGIN $1"
+	ktap_begin $((plan_tests + 1))
+	plan_main
+	check "kmemleak scan finds nothing" kmemleak_check
+	echo "# rscsi: $KTAP_N tests run, $KTAP_FAILED failed"
+	echo "RSCSI-END $1"
+}

@@ -1,0 +1,87 @@
+# SPDX-License-Identifier: GPL-2.0
+#
+# Plan "disks": the data path of a SCSI host driver, the same for the C drivers and ours.
+#
+# For each module group in RSCSI_MODULES (in order; "a+b" loads a then b): load it, find every expected disk with the size
+# and block size the host gave it, write each with fio (crc32c verify headers, mixed block sizes,
+# random offsets, iodepth 16, O_DIRECT), stop at a sync point (where the host may corrupt an
+# image: the negative control), verify everything that was written, exercise SG_IO with
+# sg_inq and sg_readcap, and unload the module.
+#
+# Settings (run.conf): RSCSI_MODULES, RSCSI_FIO_SIZE (bytes per disk, default 16M),
+# RSCSI_FIO_EXTRA (more fio options).
+
+plan_tests=0
+for _g in $RSCSI_MODULES; do
+	plan_tests=$((plan_tests + 3 + 2 * $(rscsi_disks "$_g" | wc -l)))
+done
+
+# fio_disk SD BS PHASE: the workload, written (PHASE=write) or verified (PHASE=verify).
+# The seed is fixed, so the verify pass replays the offsets and sizes the write pass used.
+fio_disk() {
+	if [ "$2" -le 512 ]; then
+		_split=512/10:4k/40:8k/10:64k/25:256k/15
+	else
+		_split=4k/50:16k/20:64k/20:256k/10
+	fi
+	_job="--name=$1 --filename=/dev/$1 --direct=1 --ioengine=libaio --iodepth=16
+		--rw=randwrite --bssplit=$_split --size=${RSCSI_FIO_SIZE:-16M}
+		--verify=crc32c --verify_fatal=1 --randseed=1234 $RSCSI_FIO_EXTRA"
+	if [ "$3" = write ]; then
+		fio $_job --do_verify=0
+	else
+		fio $_job --verify_only
+	fi
+}
+
+# A group is one or more modules joined by "+", loaded in order and unloaded in reverse.
+load_group() { for _m in $(echo "$1" | tr + ' '); do modprobe "$_m" || return 1; done; }
+unload_group() { for _m in $(echo "$1" | tr + '\n' | sed '1!G;h;$!d'); do rmmod "$_m" || return 1; done; }
+
+plan_main() {
+	for mod in $RSCSI_MODULES; do
+		check "$mod: load" load_group "$mod"
+		rscsi_disks "$mod" >/tmp/disks
+		if wait_disks 60 "$mod"; then
+			all=1
+			while read -r h kind pci id lun size bs; do
+				sd=$(find_disk "$pci" "$id" "$lun")
+				disk_matches "$sd" "$size" "$bs" || all=0
+			done </tmp/disks
+			[ $all = 1 ] && ok "$mod: every disk found with its size" ||
+				not_ok "$mod: every disk found with its size"
+		else
+			diag "disks present: $(ls /sys/block | tr '\n' ' ')"
+			not_ok "$mod: every disk found with its size # timed out"
+		fi
+
+		# Write every disk, then one sync point, then verify every disk.
+		while read -r h kind pci id lun size bs; do
+			sd=$(find_disk "$pci" "$id" "$lun")
+			[ -n "$sd" ] && fio_disk "$sd" "$bs" write >"/tmp/fio-write-$h-$id-$lun" 2>&1
+			echo $? >"/tmp/fio-write-$h-$id-$lun.rc"
+		done </tmp/disks
+		sync_point "$mod-written"
+		while read -r h kind pci id lun size bs; do
+			sd=$(find_disk "$pci" "$id" "$lun")
+			name="$mod: fio verify hba$h $kind $id:$lun ${sd:-missing}"
+			if [ -z "$sd" ]; then
+				not_ok "$name"
+				continue
+			fi
+			sed 's/^/# write: /' "/tmp/fio-write-$h-$id-$lun" | cut -c1-200 | tail -n 20
+			if [ "$(cat "/tmp/fio-write-$h-$id-$lun.rc")" != 0 ]; then
+				not_ok "$name # write phase failed"
+				continue
+			fi
+			check "$name" fio_disk "$sd" "$bs" verify
+		done </tmp/disks
+		while read -r h kind pci id lun size bs; do
+			sd=$(find_disk "$pci" "$id" "$lun")
+			sg=$(sg_of "$sd")
+			check "$mod: SG_IO sg_inq+sg_readcap hba$h $id:$lun ${sg:-missing}" \
+				sh -c "sg_inq /dev/$sg && sg_readcap -16 /dev/$sg"
+		done </tmp/disks
+		check "$mod: unload" unload_group "$mod"
+	done
+}

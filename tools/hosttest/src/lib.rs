@@ -1,0 +1,14 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! Host tests for rscsi's hardware-independent logic.
+//!
+//! Each module is a file of the driver or the overlay, compiled here unchanged: its
+//! `#[cfg(test)]` tests run under `cargo test`, and the same tests run in the kernel through
+//! KUnit (`#[kunit_tests]`, active when the file is built into the kernel).
+
+// The drivers use these items; here only the tests do.
+#![allow(dead_code)]
+
+/// rmegasas: firmware state and limits.
+#[path = "../../../drivers/scsi/rmegasas/fw.rs"]
+pub mod rmegasas_fw;

@@ -1,0 +1,268 @@
+# SPDX-License-Identifier: GPL-2.0
+"""rscsi's command line: ``tools/harness check|run|shell|plan|list``.
+
+- ``check``: everything the project tests, in order: host tests (harness and pure Rust logic),
+  the debug kernel and modules, the initramfs, and every guest run, judged from the serial
+  logs. Prints KTAP and ends with ``N passed, N failed``.
+- ``run``: the main job: builds what is missing, boots a VM with both HBA kinds and disks, loads
+  the drivers and shows what they found.
+- ``shell``: the same VM (or the devices given with --hba/--disk) with an interactive shell.
+- ``plan``: one plan on the devices given with --hba/--disk.
+- ``list``: the guest runs of ``check``.
+"""
+
+import argparse
+import os
+import re
+import subprocess
+import sys
+import time
+
+from . import initramfs, judge, suite
+from .paths import CACHE, TOP
+from .vm import Vm
+
+
+def log(msg):
+    print(f"[rscsi {time.strftime('%H:%M:%S')}] {msg}", file=sys.stderr, flush=True)
+
+
+class Stage:
+    """Times a stage and prints it, as every stage does."""
+
+    def __init__(self, name):
+        self.name = name
+
+    def __enter__(self):
+        self.t0 = time.monotonic()
+        log(f"stage {self.name}: start")
+        return self
+
+    def __exit__(self, *exc):
+        log(f"stage {self.name}: {time.monotonic() - self.t0:.0f} s")
+
+
+def sh(*cmd, capture=True):
+    """Runs a project script; returns its stdout (its stderr goes to ours)."""
+    res = subprocess.run(cmd, stdout=subprocess.PIPE if capture else None, text=True)
+    if res.returncode != 0:
+        raise SystemExit(f"rscsi: {' '.join(cmd)} failed (exit {res.returncode})")
+    return res.stdout.strip().splitlines()[-1] if capture and res.stdout.strip() else ""
+
+
+def prepare(flavour):
+    """Installs, builds the kernel and modules, and the initramfs parts; returns the paths."""
+    with Stage("setup"):
+        sh(os.path.join(TOP, "tools", "setup.sh"), capture=False)
+    with Stage(f"kernel and modules ({flavour})"):
+        stage_dir = sh(os.path.join(TOP, "tools", "build-modules.sh"), flavour)
+        kdir = sh(os.path.join(TOP, "tools", "build-kernel.sh"), flavour)
+    with Stage("initramfs"):
+        base = initramfs.build_base()
+        overlay = os.path.join(CACHE, "initramfs", f"overlay-{os.path.basename(kdir)}.cpio")
+        initramfs.build_overlay(stage_dir, overlay)
+    return os.path.join(kdir, "arch", "x86", "boot", "bzImage"), [base, overlay]
+
+
+def run_dir():
+    d = os.path.join(CACHE, "runs", time.strftime("%Y%m%d-%H%M%S"))
+    os.makedirs(d, exist_ok=True)
+    latest = os.path.join(CACHE, "runs", "latest")
+    if os.path.islink(latest) or os.path.exists(latest):
+        os.remove(latest)
+    os.symlink(d, latest)
+    return d
+
+
+def boot(run, kernel, parts, outdir, *, echo=False, trace=None, interactive=False):
+    """Boots one run; returns (RunResult or None, Vm)."""
+    settings = dict(run.settings)
+    settings["RSCSI_PLAN"] = "shell" if interactive else run.plan
+    runpart = os.path.join(outdir, f"{run.name}.run.cpio")
+    initramfs.build_run(settings, runpart)
+    initrd = initramfs.concat(parts + [runpart], os.path.join(outdir, f"{run.name}.initrd"))
+    vm = Vm(kernel, initrd, run.hbas, trace=trace,
+            qmp=os.path.join(outdir, f"{run.name}.qmp"))
+    try:
+        if interactive:
+            vm.interactive()
+            return None, vm
+        return vm.run(os.path.join(outdir, f"{run.name}.log"), run.timeout, run.hooks, echo=echo), vm
+    finally:
+        vm.cleanup()
+        os.remove(initrd)
+
+
+def judge_run(run, res):
+    """Returns (ok, passed, failed, verdict) for a run, applying its expectation."""
+    v = judge.judge(res.lines, run.plan, res.timed_out)
+    if run.expect == "pass":
+        return v.ok, v.passed, v.failed + (0 if v.ok or v.failed else 1), v
+    # A negative control passes when the plan ran to its end and failed, and every failure is
+    # a fio verify, with no kernel report.
+    failures = [r for r in v.results if not r.ok]
+    ok = (not v.problems and not v.findings and failures
+          and all("fio verify" in r.name for r in failures))
+    return bool(ok), int(bool(ok)), int(not ok), v
+
+
+def host_tests():
+    """Runs the host-side suites; returns (passed, failed, text)."""
+    passed = failed = 0
+    out = []
+    res = subprocess.run([sys.executable, "-m", "unittest", "discover", "-s",
+                          os.path.join(TOP, "tools", "tests"), "-t", os.path.join(TOP, "tools")],
+                         capture_output=True, text=True, cwd=os.path.join(TOP, "tools"))
+    text = res.stdout + res.stderr
+    m = re.search(r"Ran (\d+) tests?", text)
+    ran = int(m.group(1)) if m else 0
+    m = re.search(r"FAILED \((?:failures=(\d+))?(?:, )?(?:errors=(\d+))?", text)
+    bad = (int(m.group(1) or 0) + int(m.group(2) or 0)) if m else (0 if res.returncode == 0 else max(ran, 1))
+    passed += ran - bad
+    failed += bad
+    out.append(("harness (python unittest)", res.returncode == 0 and ran > 0, ran - bad, bad, text))
+    cargo = os.path.join(TOP, "tools", "hosttest")
+    if os.path.exists(os.path.join(cargo, "Cargo.toml")):
+        res = subprocess.run(["cargo", "test", "--offline", "-q"], capture_output=True, text=True,
+                             cwd=cargo, env=dict(os.environ, CARGO_TARGET_DIR=os.path.join(CACHE, "hosttest-target")))
+        text = res.stdout + res.stderr
+        p = sum(int(x) for x in re.findall(r"(\d+) passed", text))
+        f = sum(int(x) for x in re.findall(r"(\d+) failed", text))
+        if res.returncode != 0 and f == 0:
+            f = 1
+        passed += p
+        failed += f
+        out.append(("pure Rust logic (cargo test)", res.returncode == 0 and p > 0, p, f, text))
+    return passed, failed, out
+
+
+def cmd_check(args):
+    t0 = time.monotonic()
+    passed = failed = 0
+    lines = []
+    runs = suite.check_runs()
+    if args.only:
+        runs = [r for r in runs if r.name in args.only]
+        if not runs:
+            raise SystemExit(f"rscsi: no run named {args.only}; see 'tools/harness list'")
+    if not args.only:
+        with Stage("host tests"):
+            p, f, suites = host_tests()
+        passed += p
+        failed += f
+        for name, ok, sp, sf, text in suites:
+            lines.append((ok, f"host: {name}: {sp} passed, {sf} failed", text if not ok else ""))
+    kernel, parts = prepare("debug")
+    outdir = run_dir()
+    for run in runs:
+        with Stage(f"guest run {run.name}"):
+            res, _vm = boot(run, kernel, parts, outdir, echo=args.verbose)
+            ok, p, f, v = judge_run(run, res)
+        passed += p
+        failed += f
+        detail = v.summary()
+        if run.expect != "pass":
+            detail = (f"negative control: the plan {'failed as it must' if ok else 'did not fail as it must'}"
+                      f"\n{detail}")
+        log(f"{run.name}: {'ok' if ok else 'FAILED'} ({p} passed, {f} failed, {res.seconds:.0f} s) log {res.log_path}")
+        lines.append((ok, f"guest: {run.name}: {p} passed, {f} failed ({res.seconds:.0f} s)",
+                      detail if (not ok or run.expect != "pass") else ""))
+    print("KTAP version 1")
+    print(f"1..{len(lines)}")
+    for i, (ok, name, detail) in enumerate(lines, 1):
+        for d in detail.splitlines()[-40:]:
+            print(f"# {d}")
+        print(f"{'ok' if ok else 'not ok'} {i} {name}")
+    print(f"# logs: {outdir}")
+    print(f"# total time {time.monotonic() - t0:.0f} s")
+    print(f"{passed} passed, {failed} failed")
+    return 0 if failed == 0 and all(ok for ok, _, _ in lines) else 1
+
+
+def cmd_run(args):
+    kernel, parts = prepare(args.flavour)
+    outdir = run_dir()
+    run = suite.demo_run()
+    with Stage("boot and show"):
+        res, _ = boot(run, kernel, parts, outdir, echo=True)
+    ok, p, f, v = judge_run(run, res)
+    print(f"# log: {res.log_path}")
+    if not ok:
+        print(v.summary())
+    print(f"{p} passed, {f} failed")
+    return 0 if ok else 1
+
+
+def _custom(args, plan):
+    specs = [(k, v) for k, v in args.devices] if args.devices else None
+    if specs:
+        run = suite.custom_run(plan, plan, specs, dict(s.split("=", 1) for s in args.set))
+    else:
+        run = suite.demo_run()
+        run.plan = plan
+        run.settings.update(dict(s.split("=", 1) for s in args.set))
+    run.timeout = args.timeout
+    return run
+
+
+def cmd_shell(args):
+    kernel, parts = prepare(args.flavour)
+    run = _custom(args, "shell")
+    boot(run, kernel, parts, run_dir(), interactive=True, trace=args.trace)
+    return 0
+
+
+def cmd_plan(args):
+    kernel, parts = prepare(args.flavour)
+    run = _custom(args, args.plan)
+    res, _ = boot(run, kernel, parts, run_dir(), echo=True, trace=args.trace)
+    ok, p, f, v = judge_run(run, res)
+    print(f"# log: {res.log_path}")
+    if not ok:
+        print(v.summary())
+    print(f"{p} passed, {f} failed")
+    return 0 if ok else 1
+
+
+def cmd_list(_args):
+    for r in suite.check_runs():
+        devs = "; ".join(f"{h.model}{''.join(f',{k}={v}' for k, v in h.opts.items())}"
+                         f" x{len(h.disks)} disks" for h in r.hbas)
+        print(f"{r.name:28} plan {r.plan:8} [{devs}] {r.description}")
+    return 0
+
+
+class DeviceAction(argparse.Action):
+    def __call__(self, parser, ns, values, option_string=None):
+        if getattr(ns, "devices", None) is None:
+            ns.devices = []
+        ns.devices.append((option_string.lstrip("-"), values))
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(prog="tools/harness", description=__doc__,
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = ap.add_subparsers(dest="cmd", required=True)
+    c = sub.add_parser("check", help="run every test")
+    c.add_argument("--only", nargs="+", help="only these guest runs (skips host tests)")
+    c.add_argument("-v", "--verbose", action="store_true", help="echo the guest console")
+    c.set_defaults(func=cmd_check)
+    for name, func, hlp in (("run", cmd_run, "the main job"), ("shell", cmd_shell, "interactive VM"),
+                            ("plan", cmd_plan, "one plan on the given devices")):
+        p = sub.add_parser(name, help=hlp)
+        p.add_argument("--flavour", default="debug", choices=["debug", "perf"])
+        if name != "run":
+            if name == "plan":
+                p.add_argument("plan", help="a plan in tools/guest/plans (without .sh)")
+            p.add_argument("--hba", action=DeviceAction, dest="devices", default=None,
+                           help="MODEL[,opt=v...]: megasas, megasas-gen2, virtio-scsi-pci")
+            p.add_argument("--disk", action=DeviceAction, dest="devices", default=None,
+                           help="SIZE[,null][,bs=4096][,id=N][,lun=N][,blkdebug=FILE][,rerror=report...]")
+            p.add_argument("--set", action="append", default=[], help="a run.conf setting K=V")
+            p.add_argument("--trace", help="QEMU trace events, e.g. 'megasas_*'")
+            p.add_argument("--timeout", type=int, default=900)
+        p.set_defaults(func=func)
+    lst = sub.add_parser("list", help="list the guest runs of check")
+    lst.set_defaults(func=cmd_list)
+    args = ap.parse_args(argv)
+    return args.func(args)

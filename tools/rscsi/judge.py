@@ -1,0 +1,134 @@
+# SPDX-License-Identifier: GPL-2.0
+"""The host-side judge of a guest run: reads the whole serial log and gives a verdict.
+
+A run fails on any KTAP ``not ok``, on a plan that did not finish (no ``RSCSI-END``, or fewer
+results than its ``1..N`` line announced), on a timeout, and on any kernel report found anywhere
+in the log: ``WARNING:``, ``BUG:``, an Oops, KASAN, UBSAN, lockdep, kmemleak, a hung task, an RCU
+stall, a panic or a failed KUnit test in the kernel log, whether or not the plan noticed it.
+KUnit suites that pass are counted as results too.
+"""
+
+import dataclasses
+import re
+
+# (kind, pattern) pairs: any line matching is a finding.
+REPORTS = [
+    ("kasan", re.compile(r"BUG: KASAN:|KASAN: ")),
+    ("ubsan", re.compile(r"UBSAN: ")),
+    ("lockdep", re.compile(
+        r"possible circular locking dependency|possible recursive locking|inconsistent lock state"
+        r"|possible irq lock inversion|suspicious RCU usage|lock held when returning to user space"
+        r"|DEBUG_LOCKS_WARN_ON|INFO: trying to register non-static key")),
+    ("kmemleak", re.compile(r"unreferenced object 0x|kmemleak: \d+ new suspected memory leak")),
+    ("warning", re.compile(r"(^|\] )WARNING:|------------\[ cut here \]------------")),
+    ("bug", re.compile(r"(^|\] )BUG:|kernel BUG at")),
+    ("oops", re.compile(r"Oops:|Oops\b|general protection fault")),
+    ("rust-panic", re.compile(r"rust_kernel: panicked|panicked at ")),
+    ("hung-task", re.compile(r"INFO: task \S+ blocked for more than|rcu: INFO: \S+ (self-)?detected stall")),
+    ("panic", re.compile(r"Kernel panic - not syncing")),
+]
+
+KERNEL_LINE = re.compile(r"^\[\s*\d+\.\d+\]\s?(.*)$")
+KTAP_RESULT = re.compile(r"^(\s*)(not ok|ok) (\d+)\s*(?:-\s*)?(.*)$")
+KTAP_PLAN = re.compile(r"^(\s*)1\.\.(\d+)\s*$")
+
+
+@dataclasses.dataclass
+class TestResult:
+    number: int
+    name: str
+    ok: bool
+    skipped: bool = False
+
+
+@dataclasses.dataclass
+class Verdict:
+    plan: str
+    results: list
+    findings: list  # (kind, line number, line)
+    problems: list  # plan-level problems: timeout, missing end, count mismatch
+    ok: bool = False
+
+    @property
+    def passed(self):
+        return sum(1 for r in self.results if r.ok)
+
+    @property
+    def failed(self):
+        return sum(1 for r in self.results if not r.ok)
+
+    def summary(self):
+        lines = []
+        for r in self.results:
+            if not r.ok:
+                lines.append(f"  not ok {r.number} {r.name}")
+        for kind, n, text in self.findings[:20]:
+            lines.append(f"  {kind} report at log line {n}: {text.strip()[:160]}")
+        if len(self.findings) > 20:
+            lines.append(f"  ... and {len(self.findings) - 20} more reports")
+        for p in self.problems:
+            lines.append(f"  {p}")
+        return "\n".join(lines)
+
+
+def judge(lines, plan, timed_out=False, allow=()):
+    """Judges the lines of one run's serial log for the named plan.
+
+    ``allow`` lists report kinds a plan expects (for example ``warning`` in a plan that provokes
+    one on purpose); they are kept as findings but do not fail the run.
+    """
+    results = []
+    findings = []
+    problems = []
+    in_plan = False
+    ended = False
+    announced = None
+    kunit = []
+    for n, raw in enumerate(lines, 1):
+        line = raw.rstrip("\r\n")
+        for kind, pat in REPORTS:
+            if pat.search(line):
+                findings.append((kind, n, line))
+                break
+        # KUnit suites (module #[kunit_tests], doctests) print KTAP through the kernel log.
+        km = KERNEL_LINE.match(line)
+        if km:
+            m = KTAP_RESULT.match(km.group(1))
+            if m:
+                if m.group(2) == "not ok":
+                    findings.append(("kunit", n, line))
+                if not m.group(1):
+                    kunit.append(TestResult(int(m.group(3)), "kunit: " + m.group(4),
+                                            m.group(2) == "ok"))
+            continue
+        if line.startswith("RSCSI-BEGIN "):
+            in_plan = True
+            continue
+        if line.startswith("RSCSI-END "):
+            ended = True
+            in_plan = False
+            continue
+        if not in_plan:
+            continue
+        text = line
+        m = KTAP_PLAN.match(text)
+        if m and not m.group(1) and announced is None:
+            announced = int(m.group(2))
+            continue
+        m = KTAP_RESULT.match(text)
+        if m and not m.group(1):  # Top-level results only; subtests are indented.
+            name = m.group(4)
+            skipped = bool(re.search(r"#\s*SKIP", name, re.IGNORECASE))
+            results.append(TestResult(int(m.group(3)), name, m.group(2) == "ok", skipped))
+    if timed_out:
+        problems.append("timeout: the VM did not finish in time")
+    if not ended:
+        problems.append("missing final result: the plan never reported its end (RSCSI-END)")
+    if announced is None:
+        problems.append("no KTAP plan line (1..N) from the guest")
+    elif len(results) != announced:
+        problems.append(f"the plan announced {announced} tests but reported {len(results)}")
+    blocking = [f for f in findings if f[0] not in allow]
+    results += kunit
+    ok = not problems and not blocking and all(r.ok for r in results)
+    return Verdict(plan, results, findings, problems, ok)

@@ -1,0 +1,127 @@
+# SPDX-License-Identifier: GPL-2.0
+"""The guest runs every ``check`` makes, and the VM the main job boots.
+
+A `Run` is one boot: the HBAs and disks QEMU gets, the plan the guest runs, its settings, and
+what the host does at the plan's sync points. Each run's result is judged from the whole serial
+log (see judge.py).
+"""
+
+import dataclasses
+
+from . import qemu_model
+from .vm import Disk, Hba, corrupt
+
+
+@dataclasses.dataclass
+class Run:
+    name: str
+    plan: str
+    hbas: list
+    settings: dict = dataclasses.field(default_factory=dict)
+    timeout: int = 900
+    hooks: dict = dataclasses.field(default_factory=dict)
+    # "pass": the plan must pass. "fail-verify": a negative control; the run must fail, and only
+    # through fio verify failures, with no kernel report.
+    expect: str = "pass"
+    description: str = ""
+
+
+def disk_table(hbas):
+    return "\n".join(
+        f"{i} {h.model} {h.pci_address} {d.scsi_id} {d.lun} {d.size} {d.block_size}"
+        for i, h in enumerate(hbas) for d in h.disks)
+
+
+def hba_table(hbas):
+    """Per-HBA expectations for the probe plan: index, model, PCI address, max_cmds, max_sge."""
+    lines = []
+    for i, h in enumerate(hbas):
+        if h.model.startswith("megasas"):
+            cmds, sge = qemu_model.megasas_limits(h.model, h.opts)
+            lines.append(f"{i} {h.model} {h.pci_address} {cmds} {sge}")
+    return "\n".join(lines)
+
+
+def _disks(*specs):
+    return [Disk.parse(s) for s in specs]
+
+
+def c_drivers():
+    """The data-path plan on the C drivers, for all three HBA models in one VM."""
+    hbas = [
+        Hba("megasas", disks=_disks("64M", "32M,bs=4096")),
+        Hba("megasas-gen2", disks=_disks("48M")),
+        Hba("virtio-scsi-pci", disks=_disks("64M", "40M,lun=1")),
+    ]
+    return Run("c-drivers", "disks", hbas,
+               {"RSCSI_MODULES": "megaraid_sas virtio_pci+virtio_scsi"},
+               description="megaraid_sas and virtio_scsi: disks, fio crc32c verify, SG_IO")
+
+
+def negative_control():
+    """The same plan with an image overwritten between the write and verify passes."""
+    hbas = [Hba("megasas", disks=_disks("64M"))]
+
+    def corrupt_first_disk(vm):
+        disk = vm.hbas[0].disks[0]
+        # Overwrite the middle of the area fio wrote (RSCSI_FIO_SIZE = 16M).
+        corrupt(disk, offset=4 << 20, length=8 << 20)
+        return "corrupted"
+
+    return Run("negative-control", "disks", hbas,
+               {"RSCSI_MODULES": "megaraid_sas"},
+               hooks={"megaraid_sas-written": corrupt_first_disk},
+               expect="fail-verify",
+               description="data changed behind the driver's back must be reported")
+
+
+def rmegasas_probe(name, opts):
+    hbas = [Hba("megasas", opts=dict(opts)), Hba("megasas-gen2", opts=dict(opts))]
+    return Run(name, "probe", hbas, {"RSCSI_DRIVER": "rmegasas"},
+               description=f"rmegasas binds and reports the limits QEMU was given ({opts or 'defaults'})")
+
+
+def check_runs():
+    """Every guest run of ``check``, in order."""
+    runs = [
+        c_drivers(),
+        negative_control(),
+        rmegasas_probe("rmegasas-probe-defaults", {}),
+        rmegasas_probe("rmegasas-probe-small", {"max_cmds": "64", "max_sge": "40"}),
+    ]
+    for r in runs:
+        r.settings.setdefault("RSCSI_DISKS", disk_table(r.hbas))
+        r.settings.setdefault("RSCSI_HBAS", hba_table(r.hbas))
+    return runs
+
+
+def demo_run():
+    """The main job's VM: both HBA kinds with disks, our driver and the C virtio one."""
+    hbas = [
+        Hba("megasas", disks=_disks("64M", "3T,null")),
+        Hba("megasas-gen2", disks=_disks("128M,bs=4096")),
+        Hba("virtio-scsi-pci", disks=_disks("256M", "1G,null")),
+    ]
+    run = Run("demo", "demo", hbas, {"RSCSI_MODULES": "rmegasas virtio_pci+virtio_scsi"})
+    run.settings["RSCSI_DISKS"] = disk_table(hbas)
+    run.settings["RSCSI_HBAS"] = hba_table(hbas)
+    return run
+
+
+def custom_run(name, plan, hba_specs, settings):
+    """A run from command-line specs: ``--hba`` starts an HBA, ``--disk`` adds to the last one."""
+    hbas = []
+    for kind, spec in hba_specs:
+        if kind == "hba":
+            hbas.append(Hba.parse(spec))
+        else:
+            if not hbas:
+                raise ValueError("--disk must follow an --hba")
+            hbas[-1].disks.append(Disk.parse(spec))
+    run = Run(name, plan, hbas, dict(settings))
+    run.settings.setdefault("RSCSI_DISKS", disk_table(hbas))
+    run.settings.setdefault("RSCSI_HBAS", hba_table(hbas))
+    return run
+
+
+__all__ = ["Run", "check_runs", "demo_run", "custom_run"]

@@ -1,0 +1,253 @@
+# SPDX-License-Identifier: GPL-2.0
+"""The QEMU runner: boots a kernel with any mix of HBAs and disks, under TCG.
+
+A run is described by a list of `Hba`, each with its `Disk` list, and a plan name. Raw disk
+images live in RAM (/dev/shm) for the length of the run; ``null`` disks use QEMU's null-co
+driver (reads return zeroes, writes are dropped) for speed runs. The serial console is the only
+channel between host and guest: the full log is kept, and the guest's ``RSCSI-SYNC <name>``
+lines stop the guest until the host has run the matching hook and answered.
+
+KVM hangs on the project's machines, so this always uses TCG.
+"""
+
+import dataclasses
+import os
+import re
+import select
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+
+QEMU = "qemu-system-x86_64"
+HBA_MODELS = ("megasas", "megasas-gen2", "virtio-scsi-pci")
+# HBAs sit on the root bus of a q35 machine from this slot on: 0000:00:10.0, 0000:00:11.0, ...
+# (q35's ACPI routing table is static; i440fx's AML loop is too slow under KASAN and TCG).
+FIRST_SLOT = 0x10
+
+
+def parse_size(text):
+    """Parses 512, 64K, 16M, 2G, 3T (binary multiples) into bytes."""
+    m = re.fullmatch(r"(\d+)([KMGT]?)(i?B)?", text.strip(), re.IGNORECASE)
+    if not m:
+        raise ValueError(f"bad size '{text}' (examples: 512, 64M, 3T)")
+    mult = {"": 1, "K": 1 << 10, "M": 1 << 20, "G": 1 << 30, "T": 1 << 40}[m.group(2).upper()]
+    return int(m.group(1)) * mult
+
+
+@dataclasses.dataclass
+class Disk:
+    """One scsi-hd behind an HBA."""
+
+    size: int
+    kind: str = "raw"  # raw (image in RAM) or null (null-co)
+    block_size: int = 512
+    scsi_id: int | None = None
+    lun: int = 0
+    blkdebug: str | None = None  # a blkdebug rules file
+    device_opts: dict = dataclasses.field(default_factory=dict)  # rerror=report, ...
+    image: str | None = None  # set by the runner for raw disks
+
+    @classmethod
+    def parse(cls, spec):
+        """``SIZE[,null][,bs=N][,id=N][,lun=N][,blkdebug=FILE][,<scsi-hd option>=V]``."""
+        parts = spec.split(",")
+        disk = cls(size=parse_size(parts[0]))
+        for p in parts[1:]:
+            k, _, v = p.partition("=")
+            if k == "null" and not v:
+                disk.kind = "null"
+            elif k == "bs":
+                disk.block_size = int(v)
+            elif k == "id":
+                disk.scsi_id = int(v)
+            elif k == "lun":
+                disk.lun = int(v)
+            elif k == "blkdebug":
+                disk.blkdebug = os.path.abspath(v)
+            elif v:
+                disk.device_opts[k] = v
+            else:
+                raise ValueError(f"bad disk option '{p}' in '{spec}'")
+        if disk.block_size not in (512, 4096):
+            raise ValueError(f"disk block size must be 512 or 4096, not {disk.block_size}")
+        if disk.size % disk.block_size:
+            raise ValueError(f"disk size {disk.size} is not a multiple of {disk.block_size}")
+        return disk
+
+
+@dataclasses.dataclass
+class Hba:
+    """One host bus adapter and its disks."""
+
+    model: str
+    opts: dict = dataclasses.field(default_factory=dict)  # use_jbod=on, max_cmds=..., ...
+    disks: list = dataclasses.field(default_factory=list)
+    slot: int = 0
+
+    @classmethod
+    def parse(cls, spec):
+        """``MODEL[,opt=value...]``, e.g. ``megasas,use_jbod=on`` or ``virtio-scsi-pci,num_queues=2``."""
+        model, *rest = spec.split(",")
+        if model == "virtio-scsi":
+            model = "virtio-scsi-pci"
+        if model not in HBA_MODELS:
+            raise ValueError(f"unknown HBA '{model}' (have: {', '.join(HBA_MODELS)})")
+        opts = {}
+        for p in rest:
+            k, eq, v = p.partition("=")
+            if not eq:
+                raise ValueError(f"bad HBA option '{p}' in '{spec}' (want name=value)")
+            opts[k] = v
+        return cls(model=model, opts=opts)
+
+    @property
+    def pci_address(self):
+        return f"0000:00:{self.slot:02x}.0"
+
+
+@dataclasses.dataclass
+class RunResult:
+    log_path: str
+    lines: list
+    timed_out: bool
+    exit_code: int
+    seconds: float
+
+
+class Vm:
+    """One QEMU process, set up from a list of HBAs."""
+
+    def __init__(self, kernel, initrd, hbas, *, memory="2048", smp=2, append="",
+                 qmp=None, trace=None, extra_args=(), workdir=None):
+        self.kernel = kernel
+        self.initrd = initrd
+        self.hbas = hbas
+        self.memory = memory
+        self.smp = smp
+        self.append = append
+        self.qmp = qmp
+        self.trace = trace
+        self.extra_args = list(extra_args)
+        self.workdir = workdir or tempfile.mkdtemp(prefix="rscsi-", dir="/dev/shm")
+        self._assign()
+
+    def _assign(self):
+        for i, hba in enumerate(self.hbas):
+            hba.slot = FIRST_SLOT + i
+            used = set()
+            for j, disk in enumerate(hba.disks):
+                if disk.scsi_id is None:
+                    disk.scsi_id = j
+                key = (disk.scsi_id, disk.lun)
+                if key in used:
+                    raise ValueError(f"two disks at scsi-id {key[0]} lun {key[1]} on {hba.model}")
+                used.add(key)
+
+    def args(self):
+        a = [QEMU, "-M", "q35", "-accel", "tcg", "-m", str(self.memory), "-smp", str(self.smp),
+             "-no-reboot", "-kernel", self.kernel, "-initrd", self.initrd,
+             "-append", f"console=ttyS0,115200 panic=-1 oops=panic {self.append}".strip(),
+             "-nodefaults", "-no-user-config", "-vga", "none"]
+        for i, hba in enumerate(self.hbas):
+            opts = "".join(f",{k}={v}" for k, v in hba.opts.items())
+            a += ["-device", f"{hba.model},id=hba{i},addr={hba.slot:#x}{opts}"]
+            for j, d in enumerate(hba.disks):
+                node = f"d{i}_{j}"
+                if d.kind == "null":
+                    a += ["-blockdev", f"driver=null-co,node-name={node},size={d.size},read-zeroes=on"]
+                else:
+                    if d.image is None:
+                        d.image = os.path.join(self.workdir, f"hba{i}-disk{j}.img")
+                        with open(d.image, "wb") as f:
+                            f.truncate(d.size)
+                    a += ["-blockdev", f"driver=file,node-name=f{node},filename={d.image}"]
+                    proto = f"f{node}"
+                    if d.blkdebug:
+                        a += ["-blockdev", f"driver=blkdebug,node-name=b{node},config={d.blkdebug},image={proto}"]
+                        proto = f"b{node}"
+                    a += ["-blockdev", f"driver=raw,node-name={node},file={proto}"]
+                dev = (f"scsi-hd,bus=hba{i}.0,scsi-id={d.scsi_id},lun={d.lun},drive={node},"
+                       f"logical_block_size={d.block_size},physical_block_size={d.block_size}")
+                dev += "".join(f",{k}={v}" for k, v in d.device_opts.items())
+                if hba.model == "virtio-scsi-pci":
+                    dev = dev.replace("scsi-hd,", "scsi-hd,channel=0,", 1)
+                a += ["-device", dev]
+        if self.qmp:
+            a += ["-qmp", f"unix:{self.qmp},server=on,wait=off"]
+        if self.trace:
+            a += ["-trace", self.trace, "-D", os.path.join(self.workdir, "qemu-trace.log")]
+        return a + self.extra_args
+
+    def run(self, log_path, timeout, hooks=None, echo=False):
+        """Boots, feeds sync points, and waits for QEMU to exit or the timeout.
+
+        ``hooks`` maps a sync-point name to a callable run before the host answers it.
+        """
+        hooks = hooks or {}
+        start = time.monotonic()
+        lines = []
+        timed_out = False
+        with open(log_path, "w", errors="replace") as log:
+            log.write("# " + " ".join(self.args()) + "\n")
+            proc = subprocess.Popen(self.args() + ["-display", "none", "-serial", "stdio", "-monitor", "none"],
+                                    stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                    stderr=subprocess.STDOUT)
+            buf = b""
+            while True:
+                left = timeout - (time.monotonic() - start)
+                if left <= 0:
+                    timed_out = True
+                    proc.kill()
+                    break
+                r, _, _ = select.select([proc.stdout], [], [], min(left, 1.0))
+                if not r:
+                    continue
+                chunk = os.read(proc.stdout.fileno(), 65536)
+                if not chunk:
+                    break
+                buf += chunk
+                *complete, buf = buf.split(b"\n")
+                for raw in complete:
+                    line = raw.decode("utf-8", "replace").rstrip("\r")
+                    lines.append(line)
+                    log.write(line + "\n")
+                    if echo:
+                        print(line, flush=True)
+                    m = re.search(r"RSCSI-SYNC (\S+)", line)
+                    if m and not line.startswith("echo"):
+                        answer = "go"
+                        hook = hooks.get(m.group(1))
+                        if hook:
+                            answer = hook(self) or "done"
+                        proc.stdin.write(answer.encode() + b"\n")
+                        proc.stdin.flush()
+            if buf:
+                lines.append(buf.decode("utf-8", "replace"))
+                log.write(lines[-1] + "\n")
+            code = proc.wait()
+            if timed_out:
+                log.write(f"# rscsi: timed out after {timeout} s\n")
+        return RunResult(log_path, lines, timed_out, code, time.monotonic() - start)
+
+    def interactive(self):
+        """Boots with the serial console on this terminal."""
+        return subprocess.call(self.args() + ["-nographic"])
+
+    def cleanup(self):
+        shutil.rmtree(self.workdir, ignore_errors=True)
+
+
+def corrupt(disk, offset=None, length=1 << 20):
+    """Overwrites part of a raw disk image behind the guest's back (the negative control)."""
+    if disk.image is None:
+        raise ValueError("only raw disks can be corrupted")
+    if offset is None:
+        offset = 0
+    with open(disk.image, "r+b") as f:
+        f.seek(offset)
+        f.write(bytes((i * 7 + 13) & 0xFF for i in range(length)))
+        f.flush()
+        os.fsync(f.fileno())
+    print(f"rscsi: corrupted {length} bytes at {offset} of {disk.image}", file=sys.stderr)

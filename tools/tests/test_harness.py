@@ -1,0 +1,105 @@
+# SPDX-License-Identifier: GPL-2.0
+"""The cpio writer, the device specs and QEMU command line, and the QEMU limit model."""
+
+import io
+import stat
+import unittest
+
+from rscsi import cpio, qemu_model
+from rscsi.vm import Disk, Hba, Vm, parse_size
+
+
+class CpioTest(unittest.TestCase):
+    def test_round_trip(self):
+        buf = io.BytesIO()
+        w = cpio.Writer(buf)
+        w.file("rscsi/plans/a.sh", b"echo a\n", 0o644)
+        w.symlink("bin/sh", "busybox")
+        w.node("dev/console", "c", 5, 1)
+        w.close()
+        data = buf.getvalue()
+        self.assertEqual(len(data) % 512, 0)
+        names = {n: (m, s) for n, m, s in cpio.read_names(data)}
+        self.assertIn("rscsi", names)
+        self.assertTrue(stat.S_ISDIR(names["rscsi/plans"][0]))
+        self.assertEqual(names["rscsi/plans/a.sh"], (stat.S_IFREG | 0o644, 7))
+        self.assertTrue(stat.S_ISLNK(names["bin/sh"][0]))
+        self.assertTrue(stat.S_ISCHR(names["dev/console"][0]))
+
+    def test_concatenated_archives_are_aligned(self):
+        a, b = io.BytesIO(), io.BytesIO()
+        for buf, name in ((a, "one"), (b, "two")):
+            w = cpio.Writer(buf)
+            w.file(name, b"x" * 3)
+            w.close()
+        names = [n for n, _, _ in cpio.read_names(a.getvalue() + b.getvalue())]
+        self.assertEqual(names, ["one", "two"])
+
+
+class SpecTest(unittest.TestCase):
+    def test_sizes(self):
+        self.assertEqual(parse_size("512"), 512)
+        self.assertEqual(parse_size("64M"), 64 << 20)
+        self.assertEqual(parse_size("3T"), 3 << 40)
+        with self.assertRaises(ValueError):
+            parse_size("12Q")
+
+    def test_disk_spec(self):
+        d = Disk.parse("3T,null,bs=4096,id=5,lun=1,rerror=report")
+        self.assertEqual((d.size, d.kind, d.block_size, d.scsi_id, d.lun),
+                         (3 << 40, "null", 4096, 5, 1))
+        self.assertEqual(d.device_opts, {"rerror": "report"})
+        with self.assertRaises(ValueError):
+            Disk.parse("1M,bs=1024")
+        with self.assertRaises(ValueError):
+            Disk.parse("1000,bs=4096")
+
+    def test_hba_spec(self):
+        h = Hba.parse("megasas,use_jbod=on")
+        self.assertEqual((h.model, h.opts), ("megasas", {"use_jbod": "on"}))
+        self.assertEqual(Hba.parse("virtio-scsi").model, "virtio-scsi-pci")
+        with self.assertRaises(ValueError):
+            Hba.parse("lsi53c895a")
+        with self.assertRaises(ValueError):
+            Hba.parse("megasas,msix")
+
+    def test_command_line(self):
+        h1 = Hba.parse("megasas-gen2,msix=off")
+        h1.disks = [Disk.parse("8M,null"), Disk.parse("4M,bs=4096")]
+        h2 = Hba.parse("virtio-scsi-pci,num_queues=2")
+        h2.disks = [Disk.parse("4M,lun=3")]
+        vm = Vm("bzImage", "initrd", [h1, h2], workdir="/tmp")
+        try:
+            args = " ".join(vm.args())
+            self.assertIn("-accel tcg", args)
+            self.assertIn("megasas-gen2,id=hba0,addr=0x10,msix=off", args)
+            self.assertIn("virtio-scsi-pci,id=hba1,addr=0x11,num_queues=2", args)
+            self.assertIn("driver=null-co,node-name=d0_0,size=8388608", args)
+            self.assertIn("scsi-hd,bus=hba0.0,scsi-id=1,lun=0,drive=d0_1,logical_block_size=4096", args)
+            self.assertIn("scsi-hd,channel=0,bus=hba1.0,scsi-id=0,lun=3", args)
+            self.assertEqual(h2.pci_address, "0000:00:11.0")
+        finally:
+            for d in h1.disks + h2.disks:
+                if d.image:
+                    import os
+                    os.remove(d.image)
+
+    def test_duplicate_address_rejected(self):
+        h = Hba.parse("megasas")
+        h.disks = [Disk.parse("1M,id=1"), Disk.parse("1M,id=1")]
+        with self.assertRaises(ValueError):
+            Vm("k", "i", [h], workdir="/tmp")
+
+
+class QemuModelTest(unittest.TestCase):
+    def test_megasas_limits(self):
+        # Seen with `-trace megasas_init` on QEMU 7.2: 40 -> 16, 100 -> 80, 3000 cmds -> 2048.
+        self.assertEqual(qemu_model.megasas_limits("megasas", {}), (1000, 80))
+        self.assertEqual(qemu_model.megasas_limits("megasas-gen2", {}), (1008, 80))
+        self.assertEqual(qemu_model.megasas_limits("megasas", {"max_sge": "40"})[1], 16)
+        self.assertEqual(qemu_model.megasas_limits("megasas", {"max_sge": "100"})[1], 80)
+        self.assertEqual(qemu_model.megasas_limits("megasas", {"max_cmds": "3000"})[0], 2048)
+
+
+if __name__ == "__main__":
+    unittest.main()

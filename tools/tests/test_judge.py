@@ -1,0 +1,86 @@
+# SPDX-License-Identifier: GPL-2.0
+"""The judge catches every kind of report it must, over logs that hold one each."""
+
+import os
+import unittest
+
+from rscsi import judge
+
+LOGS = os.path.join(os.path.dirname(__file__), "logs")
+
+
+def verdict(name, **kw):
+    with open(os.path.join(LOGS, name)) as f:
+        return judge.judge(f.read().splitlines(), "disks", **kw)
+
+
+class JudgeTest(unittest.TestCase):
+    def test_clean_log_passes(self):
+        v = verdict("clean.log")
+        self.assertTrue(v.ok, v.summary())
+        self.assertEqual((v.passed, v.failed), (3, 0))
+
+    def assert_finding(self, log, kind):
+        v = verdict(log)
+        self.assertFalse(v.ok)
+        self.assertIn(kind, [k for k, _, _ in v.findings], v.summary())
+
+    def test_warning_splat_fails(self):
+        self.assert_finding("warning.log", "warning")
+
+    def test_lockdep_report_fails(self):
+        self.assert_finding("lockdep.log", "lockdep")
+
+    def test_kmemleak_report_fails(self):
+        self.assert_finding("kmemleak.log", "kmemleak")
+
+    def test_kasan_report_fails(self):
+        self.assert_finding("kasan.log", "kasan")
+
+    def test_panic_fails(self):
+        v = verdict("panic.log")
+        kinds = {k for k, _, _ in v.findings}
+        self.assertTrue({"panic", "oops"} <= kinds, v.summary())
+        self.assertFalse(v.ok)
+
+    def test_missing_final_result_fails(self):
+        v = verdict("truncated.log")
+        self.assertFalse(v.ok)
+        self.assertTrue(any("missing final result" in p for p in v.problems), v.problems)
+        self.assertTrue(any("announced 3 tests but reported 1" in p for p in v.problems), v.problems)
+
+    def test_not_ok_fails(self):
+        v = verdict("notok.log")
+        self.assertFalse(v.ok)
+        self.assertEqual(v.failed, 1)
+
+    def test_kernel_kunit_failure_fails(self):
+        v = verdict("kunit-fail.log")
+        self.assertFalse(v.ok)
+        self.assertIn("kunit", [k for k, _, _ in v.findings], v.summary())
+
+    def test_kernel_kunit_pass_is_counted(self):
+        v = verdict("kunit-pass.log")
+        self.assertTrue(v.ok, v.summary())
+        self.assertIn("kunit: rmegasas_fw", [r.name for r in v.results])
+
+    def test_count_mismatch_fails(self):
+        v = verdict("miscount.log")
+        self.assertFalse(v.ok)
+
+    def test_hung_task_fails(self):
+        self.assert_finding("hung.log", "hung-task")
+
+    def test_timeout_fails(self):
+        v = verdict("clean.log", timed_out=True)
+        self.assertFalse(v.ok)
+        self.assertTrue(any("timeout" in p for p in v.problems))
+
+    def test_allowed_kind_does_not_fail(self):
+        with open(os.path.join(LOGS, "warning.log")) as f:
+            v = judge.judge(f.read().splitlines(), "disks", allow=("warning",))
+        self.assertTrue(v.ok, v.summary())
+
+
+if __name__ == "__main__":
+    unittest.main()
