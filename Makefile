@@ -37,4 +37,4 @@ modules: setup
 
 hosttest:
 	python3 -m unittest discover -s tools/tests -t tools
-	cd tools/hosttest && CARGO_TARGET_DIR=$${RSCSI_CACHE:-$$HOME/.cache/rscsi}/hosttest-target cargo test --offline
+	cd tools/hosttest && CARGO_TARGET_DIR=$${RSCSI_CACHE:-$$HOME/.cache/rscsi}/hosttest-target cargo test --offline --workspace

@@ -65,7 +65,7 @@ mv "$stage.list" "$manifest"
 toolchain="$("$RUSTC" --version) | $("$BINDGEN" --version) | $(clang-19 --version | head -1)"
 key=$( { echo "$version"; echo "$toolchain"; cat "$cfgdir/base.config" "$cfgdir/$flavour.config"; } | sha256sum | cut -c1-12)
 out=$CACHE/build/$flavour-$key
-MAKE_ARGS=(-C "$src" O="$out" LLVM=-19 RUSTC="$RUSTC" HOSTRUSTC="$RUSTC" BINDGEN="$BINDGEN"
+MAKE_ARGS=(-C "$src" O="$out" LLVM=-19 RUSTC="$RUSTC" HOSTRUSTC="$RUSTC" RUSTDOC="$RUSTDOC" BINDGEN="$BINDGEN"
 	RUSTFMT="$RUSTFMT" CLIPPY_DRIVER="$CLIPPY_DRIVER" -j"$(($(nproc) + 1))")
 if [ ! -f "$out/.config" ] || [ ! -f "$out/.rscsi-configured" ]; then
 	log "configuring $flavour kernel in $out"

@@ -21,7 +21,7 @@ rsync -rc --delete --exclude '*.o' --exclude '*.ko' --exclude '*.cmd' --exclude 
 	--exclude 'modules.order' --exclude 'Module.symvers' --exclude '*.rmeta' \
 	--include '/Kbuild' --include '/drivers/***' --exclude '*' "$TOP/" "$msrc/"
 
-KMAKE=(-C "$kdir" LLVM=-19 RUSTC="$RUSTC" HOSTRUSTC="$RUSTC" BINDGEN="$BINDGEN"
+KMAKE=(-C "$kdir" LLVM=-19 RUSTC="$RUSTC" HOSTRUSTC="$RUSTC" RUSTDOC="$RUSTDOC" BINDGEN="$BINDGEN"
 	RUSTFMT="$RUSTFMT" CLIPPY_DRIVER="$CLIPPY_DRIVER")
 log "building rscsi modules against $kdir"
 if ! make "${KMAKE[@]}" M="$msrc" ${RSCSI_CLIPPY:+CLIPPY=1} -j"$(($(nproc) + 1))" modules >"$msrc/build.log" 2>&1; then

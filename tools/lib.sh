@@ -9,6 +9,7 @@ TOOLS_DIR=$CACHE/tools
 # The kernel is built with Debian's rustc 1.96 (it has rust-src); rustup's comes first on PATH.
 RUSTC=/usr/bin/rustc
 RUSTFMT=/usr/bin/rustfmt
+RUSTDOC=/usr/bin/rustdoc
 CLIPPY_DRIVER=/usr/bin/clippy-driver
 BINDGEN=$TOOLS_DIR/bin/bindgen
 LIBCLANG_PATH=/usr/lib/llvm-19/lib

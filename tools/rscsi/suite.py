@@ -9,7 +9,7 @@ log (see judge.py).
 import dataclasses
 
 from . import qemu_model
-from .vm import Disk, Hba, corrupt
+from .vm import Disk, Hba, assign, corrupt
 
 
 @dataclasses.dataclass
@@ -27,6 +27,7 @@ class Run:
 
 
 def disk_table(hbas):
+    assign(hbas)
     return "\n".join(
         f"{i} {h.model} {h.pci_address} {d.scsi_id} {d.lun} {d.size} {d.block_size}"
         for i, h in enumerate(hbas) for d in h.disks)
@@ -34,6 +35,7 @@ def disk_table(hbas):
 
 def hba_table(hbas):
     """Per-HBA expectations for the probe plan: index, model, PCI address, max_cmds, max_sge."""
+    assign(hbas)
     lines = []
     for i, h in enumerate(hbas):
         if h.model.startswith("megasas"):

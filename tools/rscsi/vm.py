@@ -107,6 +107,21 @@ class Hba:
         return f"0000:00:{self.slot:02x}.0"
 
 
+def assign(hbas):
+    """Gives each HBA its PCI slot and each disk without one its SCSI id; checks for clashes."""
+    for i, hba in enumerate(hbas):
+        hba.slot = FIRST_SLOT + i
+        used = set()
+        for j, disk in enumerate(hba.disks):
+            if disk.scsi_id is None:
+                disk.scsi_id = j
+            key = (disk.scsi_id, disk.lun)
+            if key in used:
+                raise ValueError(f"two disks at scsi-id {key[0]} lun {key[1]} on {hba.model}")
+            used.add(key)
+    return hbas
+
+
 @dataclasses.dataclass
 class RunResult:
     log_path: str
@@ -134,16 +149,7 @@ class Vm:
         self._assign()
 
     def _assign(self):
-        for i, hba in enumerate(self.hbas):
-            hba.slot = FIRST_SLOT + i
-            used = set()
-            for j, disk in enumerate(hba.disks):
-                if disk.scsi_id is None:
-                    disk.scsi_id = j
-                key = (disk.scsi_id, disk.lun)
-                if key in used:
-                    raise ValueError(f"two disks at scsi-id {key[0]} lun {key[1]} on {hba.model}")
-                used.add(key)
+        assign(self.hbas)
 
     def args(self):
         a = [QEMU, "-M", "q35", "-accel", "tcg", "-m", str(self.memory), "-smp", str(self.smp),

@@ -1,10 +1,11 @@
 // SPDX-License-Identifier: GPL-2.0
 
-//! Host tests for rscsi's hardware-independent logic.
+//! Host tests for the drivers' hardware-independent logic.
 //!
-//! Each module is a file of the driver or the overlay, compiled here unchanged: its
-//! `#[cfg(test)]` tests run under `cargo test`, and the same tests run in the kernel through
-//! KUnit (`#[kunit_tests]`, active when the file is built into the kernel).
+//! Each module is a file of a driver, compiled here unchanged: its `#[cfg(test)]` tests run
+//! under `cargo test`, and the same tests run in the kernel through KUnit (`#[kunit_tests]`,
+//! active when the file is built into the driver). The overlay's pure modules are tested in
+//! the `kernel` crate beside this one.
 
 // The drivers use these items; here only the tests do.
 #![allow(dead_code)]
@@ -12,3 +13,7 @@
 /// rmegasas: firmware state and limits.
 #[path = "../../../drivers/scsi/rmegasas/fw.rs"]
 pub mod rmegasas_fw;
+
+/// rmegasas: MFI frames.
+#[path = "../../../drivers/scsi/rmegasas/frame.rs"]
+pub mod rmegasas_frame;

@@ -1,0 +1,16 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! `kernel::scsi`, the parts that need only `core`.
+
+/// Completion ring indices and context tags.
+#[path = "../../../../rust/kernel/scsi/ring.rs"]
+pub mod ring;
+/// Sense data.
+#[path = "../../../../rust/kernel/scsi/sense.rs"]
+pub mod sense;
+/// The SG cursor.
+#[path = "../../../../rust/kernel/scsi/sg.rs"]
+pub mod sg;
+/// Result codes.
+#[path = "../../../../rust/kernel/scsi/status.rs"]
+pub mod status;
