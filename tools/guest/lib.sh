@@ -101,6 +101,12 @@ disk_matches() {
 	[ $((_sectors * 512)) = "$2" ] && [ "$_lbs" = "$3" ]
 }
 
+# host_state DRIVER PCI: the debugfs state file of the SCSI host a driver made for a controller.
+host_state() {
+	_h=$(ls -d "/sys/bus/pci/devices/$2"/host* 2>/dev/null | head -n 1)
+	echo "/sys/kernel/debug/$1-${_h##*/}/state"
+}
+
 # sg_of SD: the sg node of a disk.
 sg_of() { ls "/sys/block/$1/device/scsi_generic" 2>/dev/null | head -n 1; }
 

@@ -66,8 +66,10 @@ def negative_control():
 
     def corrupt_first_disk(vm):
         disk = vm.hbas[0].disks[0]
-        # Overwrite the middle of the area fio wrote (RSCSI_FIO_SIZE = 16M).
-        corrupt(disk, offset=4 << 20, length=8 << 20)
+        # fio writes 16 MiB ending 1 MiB before the end of the disk (the disks plan); overwrite
+        # 8 MiB in the middle of that.
+        start = disk.size - (17 << 20)
+        corrupt(disk, offset=start + (4 << 20), length=8 << 20)
         return "corrupted"
 
     return Run("negative-control", "disks", hbas,
@@ -75,6 +77,22 @@ def negative_control():
                hooks={"megaraid_sas-written": corrupt_first_disk},
                expect="fail-verify",
                description="data changed behind the driver's back must be reported")
+
+
+def rmegasas_disks(name, jbod):
+    """The data-path plan on rmegasas: both models, 1 and 8 disks, a disk over 2 TiB (written
+    beyond 2 TiB) and one with 4096-byte blocks."""
+    eight = ["3T", "48M,bs=4096", "24M", "24M", "24M", "24M", "24M", "32M"]
+    opts = {"use_jbod": "on"} if jbod else {}
+    if jbod:
+        hbas = [Hba("megasas", opts=dict(opts), disks=_disks("64M")),
+                Hba("megasas-gen2", opts=dict(opts), disks=_disks(*eight))]
+    else:
+        hbas = [Hba("megasas", opts=dict(opts), disks=_disks(*eight)),
+                Hba("megasas-gen2", opts=dict(opts), disks=_disks("64M"))]
+    mode = "JBOD" if jbod else "RAID"
+    return Run(name, "disks", hbas, {"RSCSI_MODULES": "rmegasas"},
+               description=f"rmegasas in {mode} mode: 1 and 8 disks, >2 TiB, 4 KiB blocks")
 
 
 def rmegasas_probe(name, opts):
@@ -90,6 +108,8 @@ def check_runs():
         negative_control(),
         rmegasas_probe("rmegasas-probe-defaults", {}),
         rmegasas_probe("rmegasas-probe-small", {"max_cmds": "64", "max_sge": "40"}),
+        rmegasas_disks("rmegasas-raid", jbod=False),
+        rmegasas_disks("rmegasas-jbod", jbod=True),
     ]
     for r in runs:
         r.settings.setdefault("RSCSI_DISKS", disk_table(r.hbas))

@@ -9,8 +9,6 @@
 //! This file needs only `core`: it is built into the driver and, unchanged, into the host test
 //! crate (`tools/hosttest`), so that its decoding is tested by `cargo test` as well as by KUnit.
 
-use core::fmt;
-
 /// Firmware state, bits 31:28 of the status word.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum FwState {
@@ -74,15 +72,6 @@ impl FwState {
             Self::Operational => "OPERATIONAL",
             Self::Fault => "FAULT",
             Self::Unknown(_) => "UNKNOWN",
-        }
-    }
-}
-
-impl fmt::Display for FwState {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Self::Unknown(bits) => write!(f, "UNKNOWN({bits:#x})"),
-            other => f.write_str(other.name()),
         }
     }
 }
@@ -154,17 +143,6 @@ pub(crate) enum LimitsError {
     TooFewCommands(u16),
     /// `max_sge` is zero.
     NoSgElements,
-}
-
-impl fmt::Display for LimitsError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Self::TooFewCommands(n) => {
-                write!(f, "firmware reports {n} commands, at least {MIN_CMDS} are needed")
-            }
-            Self::NoSgElements => f.write_str("firmware reports 0 SG elements per command"),
-        }
-    }
 }
 
 #[cfg(any(test, CONFIG_KUNIT))]

@@ -3,32 +3,34 @@
 //! rmegasas: a Rust driver for LSI MegaRAID SAS controllers through the MFI interface.
 //!
 //! Supports the SAS 1078 (PCI 1000:0060, QEMU `-device megasas`) and the SAS 2108
-//! (PCI 1000:0079, QEMU `-device megasas-gen2`). This first slice brings the controller up to a
-//! known state and reports its limits: it enables the device, maps the register BAR, reads the
-//! firmware state (resetting the controller into READY when it is not), checks the limits the
-//! firmware reports, logs them and exposes them in debugfs under
-//! `/sys/kernel/debug/rmegasas-<pci address>/`.
+//! (PCI 1000:0079, QEMU `-device megasas-gen2`), in RAID mode (logical drives) and JBOD mode
+//! (physical drives, QEMU `use_jbod=on`). Built on `kernel::scsi`; see
+//! `Documentation/scsi/rmegasas.rst` for what it does, its parameters and its debugfs file.
 
 use kernel::{
-    debugfs,
     device::Core,
-    io::{
-        poll::read_poll_timeout,
-        Io, //
+    dma::{
+        Device as _,
+        DmaMask, //
     },
     pci,
     prelude::*,
-    str::CString,
-    time::Delta, //
+    scsi::{
+        self,
+        HostConfig, //
+    },
 };
 
 mod fw;
+mod frame;
+mod host;
+mod mfi;
 mod regs;
 
 use fw::{
-    FwState,
     FwStatus,
-    Limits, //
+    Limits,
+    LimitsError, //
 };
 
 /// The controller models this driver takes.
@@ -58,67 +60,25 @@ impl Model {
     }
 }
 
-type Bar<'bound> = pci::Bar<'bound, { regs::WINDOW }>;
+/// The mapped register window.
+pub(crate) type Bar<'bound> = pci::Bar<'bound, { regs::WINDOW }>;
 
-/// How long the firmware may take to reach READY after a reset (Linux allows up to 180 s for
-/// real hardware; QEMU is immediate).
-const READY_TIMEOUT: Delta = Delta::from_secs(60);
+/// The largest queue depth the `max_queue_depth` parameter takes (the MFI frame limit).
+const MAX_QUEUE_DEPTH: i64 = 2048;
 
-/// Per-controller state.
+/// Per-controller state: the SCSI host, which owns the controller ([`mfi::Mfi`]).
 #[pin_data]
-struct Rmegasas<'bound> {
-    pdev: &'bound pci::Device,
-    _bar: Bar<'bound>,
+struct Controller<'bound> {
     #[pin]
-    _model: debugfs::File<&'static str>,
-    #[pin]
-    _fw_state: debugfs::File<&'static str>,
-    #[pin]
-    _max_cmds: debugfs::File<u16>,
-    #[pin]
-    _max_sge: debugfs::File<u16>,
-    #[pin]
-    _msix_supported: debugfs::File<bool>,
-    // Dropped last, after the files in it.
-    _debugfs: debugfs::Dir,
+    host: scsi::Registration<'bound, host::Rmegasas>,
 }
 
-/// Reads the status word until the firmware is READY, resetting it first when it is in any
-/// other state but FAULT.
-fn transition_to_ready(pdev: &pci::Device, bar: &Bar<'_>) -> Result<FwStatus> {
-    let status = FwStatus(bar.read(regs::OSP0).value().into());
-    match status.state() {
-        FwState::Ready => return Ok(status),
-        FwState::Fault => {
-            dev_err!(pdev, "firmware is in FAULT state (status {:#010x})\n", status.0);
-            return Err(ENODEV);
-        }
-        state => {
-            dev_info!(pdev, "firmware is {}, resetting it to READY\n", state);
-            bar.write_reg(regs::IDB::zeroed().with_ready(true).with_abort(true));
-        }
-    }
-    // TIMEOUT: QEMU resets at once; real controllers take seconds.
-    read_poll_timeout(
-        || Ok(FwStatus(bar.read(regs::OSP0).value().into())),
-        |s: &FwStatus| matches!(s.state(), FwState::Ready | FwState::Fault),
-        Delta::from_millis(10),
-        READY_TIMEOUT,
-    )
-    .inspect_err(|_| dev_err!(pdev, "firmware never became READY after a reset\n"))
-    .and_then(|s| {
-        if s.state() == FwState::Fault {
-            dev_err!(pdev, "firmware went to FAULT during reset (status {:#010x})\n", s.0);
-            Err(ENODEV)
-        } else {
-            Ok(s)
-        }
-    })
-}
+/// The PCI driver.
+struct Driver;
 
 kernel::pci_device_table!(
     PCI_TABLE,
-    <Rmegasas<'static> as pci::Driver>::IdInfo,
+    <Driver as pci::Driver>::IdInfo,
     [
         (
             pci::DeviceId::from_id(pci::Vendor::LSI_LOGIC, 0x0060),
@@ -131,9 +91,53 @@ kernel::pci_device_table!(
     ]
 );
 
-impl pci::Driver for Rmegasas<'static> {
+/// Checks the firmware's limits, with a message for each kind of nonsense.
+fn check_limits(pdev: &pci::Device, status: FwStatus) -> Result<Limits> {
+    status.limits().map_err(|e| {
+        match e {
+            LimitsError::TooFewCommands(n) => dev_err!(
+                pdev,
+                "firmware reports {} commands, at least {} are needed (status {:#010x})\n",
+                n,
+                fw::MIN_CMDS,
+                status.0
+            ),
+            LimitsError::NoSgElements => dev_err!(
+                pdev,
+                "firmware reports 0 SG elements per command (status {:#010x})\n",
+                status.0
+            ),
+        }
+        EINVAL
+    })
+}
+
+/// Reads and checks the module parameters: `(irq types, queue depth cap, use LD I/O)`.
+fn params(pdev: &pci::Device) -> Result<(pci::IrqTypes, Option<u32>, bool)> {
+    let depth = module_parameters::max_queue_depth.value();
+    if !(0..=MAX_QUEUE_DEPTH).contains(&depth) {
+        dev_err!(
+            pdev,
+            "max_queue_depth={} is out of range (0 for the firmware's limit, or 1..={})\n",
+            depth,
+            MAX_QUEUE_DEPTH
+        );
+        return Err(EINVAL);
+    }
+    let mut types = pci::IrqTypes::default().with(pci::IrqType::Intx);
+    if module_parameters::msix.value() {
+        types = types.with(pci::IrqType::MsiX);
+    }
+    if module_parameters::msi.value() {
+        types = types.with(pci::IrqType::Msi);
+    }
+    let cap = u32::try_from(depth).ok().filter(|&d| d > 0);
+    Ok((types, cap, module_parameters::ldio.value()))
+}
+
+impl pci::Driver for Driver {
     type IdInfo = Model;
-    type Data<'bound> = Rmegasas<'bound>;
+    type Data<'bound> = Controller<'bound>;
 
     const ID_TABLE: pci::IdTable<Self::IdInfo> = &PCI_TABLE;
 
@@ -141,55 +145,125 @@ impl pci::Driver for Rmegasas<'static> {
         pdev: &'bound pci::Device<Core<'_>>,
         info: Option<&'bound Self::IdInfo>,
     ) -> impl PinInit<Self::Data<'bound>, Error> + 'bound {
-        let model = *info.ok_or(ENODEV)?;
-        pdev.enable_device_mem()?;
-        pdev.set_master();
-        let bar = pdev
-            .iomap_region_sized::<{ regs::WINDOW }>(model.register_bar(), c"rmegasas")
-            .inspect_err(|e| {
-                dev_err!(pdev, "cannot map BAR {}: {:?}\n", model.register_bar(), e)
-            })?;
+        pin_init::pin_init_scope(move || {
+            let model = *info.ok_or(ENODEV)?;
+            let (irq_types, depth_cap, use_ldio) = params(pdev)?;
+            pdev.enable_device_mem()?;
+            pdev.set_master();
+            // Data buffers anywhere (64-bit SG elements) if the platform allows, else below
+            // 4 GiB (32-bit elements); frames, reply queue and sense buffers below 4 GiB, as the
+            // 32-bit inbound queue port posts frames there.
+            // SAFETY: Nothing has allocated or mapped DMA memory for this device yet: probe is
+            // the first user of the device and runs once at a time.
+            let dma32 = unsafe { pdev.dma_set_mask(DmaMask::new::<64>()) }.is_err();
+            if dma32 {
+                // SAFETY: As above.
+                unsafe { pdev.dma_set_mask(DmaMask::new::<32>()) }
+                    .inspect_err(|_| dev_err!(pdev, "no usable DMA mask\n"))?;
+            }
+            // SAFETY: As above.
+            unsafe { pdev.dma_set_coherent_mask(DmaMask::new::<32>()) }?;
+            let bar = pdev
+                .iomap_region_sized::<{ regs::WINDOW }>(model.register_bar(), c"rmegasas")
+                .inspect_err(|e| dev_err!(pdev, "cannot map BAR {}: {:?}\n", model.register_bar(), e))?;
 
-        let status = transition_to_ready(pdev, &bar)?;
-        let Limits { max_cmds, max_sge } = status.limits().map_err(|e| {
-            dev_err!(pdev, "{} (status {:#010x})\n", e, status.0);
-            EINVAL
-        })?;
-        dev_info!(
-            pdev,
-            "{} firmware {}: max_cmds {}, max_sge {}, MSI-X {}\n",
-            model.name(),
-            status.state(),
-            max_cmds,
-            max_sge,
-            if status.msix_supported() { "yes" } else { "no" }
-        );
+            let status = mfi::transition_to_ready(pdev, &bar, false)?;
+            let limits = check_limits(pdev, status)?;
+            let vectors = pdev
+                .alloc_irq_vectors(1, 1, irq_types)
+                .inspect_err(|e| dev_err!(pdev, "no interrupt vector: {:?}\n", e))?;
+            let irq_type = vectors.irq_type();
+            let intx = matches!(irq_type, pci::IrqType::Intx);
 
-        let name = CString::try_from_fmt(fmt!("rmegasas-{}", pdev.as_ref().name().to_str()?))?;
-        let dir = debugfs::Dir::new(&name);
-        try_pin_init!(Rmegasas {
-            pdev,
-            _bar: bar,
-            _model <- dir.read_only_file(c"model", model.name()),
-            _fw_state <- dir.read_only_file(c"fw_state", status.state().name()),
-            _max_cmds <- dir.read_only_file(c"max_cmds", max_cmds),
-            _max_sge <- dir.read_only_file(c"max_sge", max_sge),
-            _msix_supported <- dir.read_only_file(c"msix_supported", status.msix_supported()),
-            _debugfs: dir,
+            // One reply entry stays free so that a full ring is told from an empty one.
+            let mut can_queue = u32::from(limits.max_cmds) - 1;
+            if let Some(cap) = depth_cap {
+                can_queue = can_queue.min(cap);
+            }
+            let max_sge = limits.max_sge.min(255);
+            let mut config = HostConfig::new(can_queue);
+            config.cmd_per_lun = u16::try_from(can_queue.min(128)).unwrap_or(128);
+            config.sg_tablesize = max_sge;
+            // Every element but the first and last covers at least a page.
+            config.max_sectors = u32::from(max_sge.saturating_sub(1).max(1)) * 8;
+            config.max_segment_size = u32::MAX;
+            config.dma_boundary = u64::from(u32::MAX);
+            config.max_channel = 0;
+            // CAST: a small constant.
+            config.max_id = mfi::MAX_TARGETS as u32;
+            config.max_lun = 8;
+            config.max_cmd_len = 16;
+
+            let dev: &kernel::device::Device<kernel::device::Bound> = pdev.as_ref();
+            let setup = mfi::Setup {
+                pdev,
+                bar,
+                model,
+                limits,
+                msix_supported: status.msix_supported(),
+                dma32,
+                intx,
+                use_ldio,
+            };
+            Ok(try_pin_init!(Controller {
+                host <- scsi::Registration::new(
+                    host::template(),
+                    dev,
+                    config,
+                    Some(vectors),
+                    mfi::Mfi::new(dev, setup),
+                ),
+            })
+            .pin_chain(move |c| {
+                let host = c.host.host();
+                let m = host.data();
+                m.enable_interrupts();
+                dev_info!(
+                    pdev,
+                    "{} ({}), firmware {}: max_cmds {}, max_sge {}, {} mode, {} drives, {}, host{}\n",
+                    mfi::CtrlInfo::text(&m.info.product),
+                    model.name(),
+                    mfi::CtrlInfo::text(&m.info.package_version),
+                    m.limits.max_cmds,
+                    m.limits.max_sge,
+                    if m.jbod { "JBOD" } else { "RAID" },
+                    m.drives.count,
+                    match irq_type {
+                        pci::IrqType::MsiX => "MSI-X",
+                        pci::IrqType::Msi => "MSI",
+                        pci::IrqType::Intx => "INTx",
+                    },
+                    host.host_no()
+                );
+                c.host.scan();
+                Ok(())
+            }))
         })
     }
 }
 
-impl Drop for Rmegasas<'_> {
-    fn drop(&mut self) {
-        dev_info!(self.pdev, "controller released\n");
-    }
-}
-
 kernel::module_pci_driver! {
-    type: Rmegasas<'static>,
+    type: Driver,
     name: "rmegasas",
     authors: ["rscsi developers"],
     description: "Rust driver for LSI MegaRAID SAS controllers (MFI interface)",
     license: "GPL v2",
+    params: {
+        msix: bool {
+            default: true,
+            description: "Use MSI-X when the controller has it (default: true)",
+        },
+        msi: bool {
+            default: true,
+            description: "Use MSI when MSI-X is not used (default: true)",
+        },
+        max_queue_depth: i64 {
+            default: 0,
+            description: "Most commands per controller, 1..=2048; 0 takes the firmware's limit",
+        },
+        ldio: bool {
+            default: true,
+            description: "Send READ/WRITE to logical drives as LD I/O frames (default: true)",
+        },
+    },
 }

@@ -13,10 +13,10 @@ show() {
 		drv=$(basename "$(readlink -f "$d/driver" 2>/dev/null)" 2>/dev/null)
 		echo "${d##*/} $(cat "$d/vendor"):$(cat "$d/device") class $cls driver ${drv:-none}"
 	done
-	for dir in /sys/kernel/debug/rmegasas-*; do
-		[ -d "$dir" ] || continue
-		echo "== $dir"
-		for f in "$dir"/*; do echo "  ${f##*/}: $(cat "$f")"; done
+	for f in /sys/kernel/debug/r*-host*/state; do
+		[ -f "$f" ] || continue
+		echo "== $f"
+		sed 's/^/  /' "$f"
 	done
 	echo "== SCSI devices (H:C:T:L type vendor model)"
 	for s in /sys/class/scsi_device/*; do

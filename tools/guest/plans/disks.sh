@@ -8,24 +8,29 @@
 # image: the negative control), verify everything that was written, exercise SG_IO with
 # sg_inq and sg_readcap, and unload the module.
 #
-# Settings (run.conf): RSCSI_MODULES, RSCSI_FIO_SIZE (bytes per disk, default 16M),
-# RSCSI_FIO_EXTRA (more fio options).
+# fio covers RSCSI_FIO_MB MiB (default 16) ending 1 MiB before the end of each disk, so that a
+# disk over 2 TiB is written beyond 2 TiB (READ/WRITE(16)).
+#
+# Settings (run.conf): RSCSI_MODULES, RSCSI_FIO_MB, RSCSI_FIO_EXTRA (more fio options).
 
 plan_tests=0
 for _g in $RSCSI_MODULES; do
 	plan_tests=$((plan_tests + 3 + 2 * $(rscsi_disks "$_g" | wc -l)))
 done
 
-# fio_disk SD BS PHASE: the workload, written (PHASE=write) or verified (PHASE=verify).
+# fio_disk SD BS PHASE SIZE: the workload, written (PHASE=write) or verified (PHASE=verify).
 # The seed is fixed, so the verify pass replays the offsets and sizes the write pass used.
 fio_disk() {
+	_mb=${RSCSI_FIO_MB:-16}
+	_off=$(($4 / 1048576 - _mb - 1))
+	[ "$_off" -ge 0 ] || _off=0
 	if [ "$2" -le 512 ]; then
 		_split=512/10:4k/40:8k/10:64k/25:256k/15
 	else
 		_split=4k/50:16k/20:64k/20:256k/10
 	fi
 	_job="--name=$1 --filename=/dev/$1 --direct=1 --ioengine=libaio --iodepth=16
-		--rw=randwrite --bssplit=$_split --size=${RSCSI_FIO_SIZE:-16M}
+		--rw=randwrite --bssplit=$_split --offset=${_off}M --size=${_mb}M
 		--verify=crc32c --verify_fatal=1 --randseed=1234 $RSCSI_FIO_EXTRA"
 	if [ "$3" = write ]; then
 		fio $_job --do_verify=0
@@ -58,7 +63,7 @@ plan_main() {
 		# Write every disk, then one sync point, then verify every disk.
 		while read -r h kind pci id lun size bs; do
 			sd=$(find_disk "$pci" "$id" "$lun")
-			[ -n "$sd" ] && fio_disk "$sd" "$bs" write >"/tmp/fio-write-$h-$id-$lun" 2>&1
+			[ -n "$sd" ] && fio_disk "$sd" "$bs" write "$size" >"/tmp/fio-write-$h-$id-$lun" 2>&1
 			echo $? >"/tmp/fio-write-$h-$id-$lun.rc"
 		done </tmp/disks
 		sync_point "$mod-written"
@@ -74,7 +79,7 @@ plan_main() {
 				not_ok "$name # write phase failed"
 				continue
 			fi
-			check "$name" fio_disk "$sd" "$bs" verify
+			check "$name" fio_disk "$sd" "$bs" verify "$size"
 		done </tmp/disks
 		while read -r h kind pci id lun size bs; do
 			sd=$(find_disk "$pci" "$id" "$lun")

@@ -1,0 +1,392 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! rmegasas as a SCSI host: queuing, completion and error handling.
+//!
+//! Follows `megasas_queue_command()`, `megasas_build_ldio()`, `megasas_build_dcdb()`,
+//! `megasas_complete_cmd()` and the `megasas_*_reset` handlers in
+//! [`drivers/scsi/megaraid/megaraid_sas_base.c`](srctree/drivers/scsi/megaraid/megaraid_sas_base.c).
+
+use core::fmt;
+
+use kernel::{
+    dma::DataDirection,
+    irq::IrqReturn,
+    io::Io,
+    prelude::*,
+    scsi::{
+        sense,
+        sg,
+        Command,
+        EhCommand,
+        EhStatus,
+        Host,
+        HostByte,
+        HostOps,
+        Refused,
+        ScsiDevice,
+        ScsiStatus,
+        SENSE_BUFFERSIZE, //
+    },
+    sync::atomic::Relaxed,
+    time::Delta,
+    types::CovariantForLt,
+};
+
+use crate::{
+    frame::{
+        self,
+        Header,
+        MfiCmd,
+        MfiStatus,
+        SgeFormat, //
+    },
+    mfi::{
+        CtrlInfo,
+        Mfi,
+        Stats,
+        MAX_TARGETS, //
+    },
+    regs,
+};
+
+/// The SCSI host side of the driver.
+pub(crate) struct Rmegasas;
+
+kernel::scsi_host_template!(TEMPLATE, Rmegasas);
+
+/// The host template, for the probe.
+pub(crate) fn template() -> &'static kernel::scsi::Template<Rmegasas> {
+    &TEMPLATE
+}
+
+/// How long a device reset waits for the device's commands to drain.
+const DEVICE_RESET_DRAIN: Delta = Delta::from_secs(30);
+
+/// Writes the SG list of `cmd` in the controller's format at `sgl` in its frame.
+fn write_sgl(
+    mfi: &Mfi<'_>,
+    cmd: &Command<Rmegasas>,
+    sgl: &mut [u8],
+) -> Result<sg::Written, sg::CursorError> {
+    let areas = &mut [sgl];
+    match mfi.sge {
+        SgeFormat::Ieee => sg::write(cmd.segments(), &mfi.sg_limits, areas, &frame::SgeIeee),
+        SgeFormat::Sge64 => sg::write(cmd.segments(), &mfi.sg_limits, areas, &frame::Sge64),
+        SgeFormat::Sge32 => sg::write(cmd.segments(), &mfi.sg_limits, areas, &frame::Sge32),
+    }
+}
+
+/// Writes one SG element in the controller's format.
+fn write_sgl_one(mfi: &Mfi<'_>, seg: sg::Segment, sgl: &mut [u8]) -> Result<sg::Written, sg::CursorError> {
+    let areas = &mut [sgl];
+    let segs = core::iter::once(seg);
+    match mfi.sge {
+        SgeFormat::Ieee => sg::write(segs, &mfi.sg_limits, areas, &frame::SgeIeee),
+        SgeFormat::Sge64 => sg::write(segs, &mfi.sg_limits, areas, &frame::Sge64),
+        SgeFormat::Sge32 => sg::write(segs, &mfi.sg_limits, areas, &frame::Sge32),
+    }
+}
+
+/// Completes `cmd` with CHECK CONDITION and the given sense, as for a CDB the controller
+/// cannot take.
+fn complete_with_sense(mut cmd: Command<Rmegasas>, key: sense::SenseKey, asc: u8, ascq: u8) {
+    sense::build(cmd.sense_buffer(), sense::Format::Fixed, key, asc, ascq);
+    cmd.complete_with(HostByte::Ok, ScsiStatus::CHECK_CONDITION);
+}
+
+/// Fills the frame of `cmd` and returns its length in bytes, or `None` when the SG list does
+/// not fit (the command is then bounced or failed by the caller).
+fn build_frame(mfi: &Mfi<'_>, cmd: &mut Command<Rmegasas>) -> Option<usize> {
+    let ctx = cmd.next_context();
+    let (slot, cmd) = mfi.pool.slot(cmd)?;
+    let dev = cmd.device();
+    // CAST: checked against `MAX_TARGETS` and 255 by the caller.
+    let (target, lun) = (dev.id() as u8, dev.lun() as u8);
+    let dir = match cmd.direction() {
+        DataDirection::ToDevice => frame::flags::DIR_WRITE,
+        DataDirection::FromDevice => frame::flags::DIR_READ,
+        _ => 0,
+    };
+    let rw = if mfi.use_ldio && !mfi.jbod {
+        frame::decode_rw(cmd.cdb())
+    } else {
+        None
+    };
+    let sgl = if rw.is_some() { frame::IO_SGL } else { frame::PTHRU_SGL };
+    let mut written = write_sgl(mfi, cmd, &mut slot.cmd[sgl..]).ok()?;
+    if written.count == 0 {
+        // QEMU fails a frame without SG elements (TARGET FAILURE sense), so a command without
+        // data (TEST UNIT READY, SYNCHRONIZE CACHE) gets one pointing at its sense buffer, with
+        // a transfer length of zero: nothing is transferred.
+        let seg = sg::Segment {
+            addr: slot.resp_dma,
+            // CAST: the sense buffer is 96 bytes.
+            len: SENSE_BUFFERSIZE as u32,
+        };
+        written = write_sgl_one(mfi, seg, &mut slot.cmd[sgl..]).ok()?;
+    }
+    let mut h = Header {
+        cmd: if mfi.jbod { MfiCmd::PdScsiIo } else { MfiCmd::LdScsiIo },
+        target,
+        lun,
+        context: ctx.to_u32(),
+        flags: mfi.sge.flags() | dir,
+        data_xfer_len: cmd.transfer_len(),
+        // CAST: at most `max_sge`, which is at most 255 (an 8-bit firmware field).
+        sge_count: written.count as u8,
+    };
+    // CAST: the sense buffer is 96 bytes.
+    let sense_len = SENSE_BUFFERSIZE as u8;
+    match rw {
+        Some(rw) => {
+            h.cmd = if rw.write { MfiCmd::LdWrite } else { MfiCmd::LdRead };
+            h.data_xfer_len = rw.blocks;
+            frame::write_ldio(slot.cmd, &h, rw.lba, slot.resp_dma, sense_len);
+            Stats::inc(&mfi.stats.ldio);
+        }
+        None => frame::write_pthru(slot.cmd, &h, cmd.cdb(), slot.resp_dma, sense_len),
+    }
+    Some(sgl + written.count * mfi.sge.size())
+}
+
+/// Completes the command the firmware reported with context `ctx`.
+fn complete_ctx(host: &Host<Rmegasas>, mfi: &Mfi<'_>, ctx: kernel::scsi::ring::ContextTag) {
+    let Some(mut cmd) = host.take_from_hardware(0, ctx) else {
+        // A completion for a command that was aborted or reset meanwhile, or nonsense.
+        Stats::inc(&mfi.stats.late);
+        return;
+    };
+    let mut sense = [0u8; SENSE_BUFFERSIZE];
+    let c = {
+        let Some((slot, _)) = mfi.pool.slot(&mut cmd) else {
+            cmd.complete_with(HostByte::Error, ScsiStatus::GOOD);
+            return;
+        };
+        let c = frame::read_completion(slot.cmd);
+        let n = usize::from(c.sense_len).min(SENSE_BUFFERSIZE);
+        sense[..n].copy_from_slice(&slot.resp[..n]);
+        c
+    };
+    mfi.stats.status(c.status);
+    Stats::inc(&mfi.stats.completed);
+    let status = ScsiStatus(c.scsi_status);
+    let (host_byte, status) = match c.status {
+        MfiStatus::OK => (HostByte::Ok, status),
+        MfiStatus::SCSI_DONE_WITH_ERROR => (HostByte::Ok, status),
+        MfiStatus::DEVICE_NOT_FOUND => (HostByte::BadTarget, ScsiStatus::GOOD),
+        MfiStatus::SCSI_IO_FAILED | MfiStatus::LD_INIT_IN_PROGRESS => {
+            let s = if c.scsi_status == 0xf0 { ScsiStatus::CHECK_CONDITION } else { status };
+            (HostByte::Error, s)
+        }
+        _ => (HostByte::Error, ScsiStatus::GOOD),
+    };
+    if status == ScsiStatus::CHECK_CONDITION {
+        let n = usize::from(c.sense_len).min(SENSE_BUFFERSIZE);
+        let buf = cmd.sense_buffer();
+        buf.fill(0);
+        buf[..n].copy_from_slice(&sense[..n]);
+    }
+    // The firmware does not report residuals; a short transfer shows as an error.
+    cmd.complete_with(host_byte, status);
+}
+
+#[vtable]
+impl HostOps for Rmegasas {
+    type HostData = CovariantForLt!(Mfi<'_>);
+    type CmdData = ();
+    const NAME: &'static CStr = c"rmegasas";
+
+    fn queuecommand(host: &Host<Self>, mut cmd: Command<Self>) -> Result<(), Refused<Self>> {
+        let mfi = host.data();
+        let (id, lun) = (cmd.device().id(), cmd.device().lun());
+        if id >= MAX_TARGETS as u32 || lun > 255 {
+            cmd.complete_with(HostByte::BadTarget, ScsiStatus::GOOD);
+            return Ok(());
+        }
+        if cmd.cdb().len() > 16 {
+            // INVALID COMMAND OPERATION CODE: MFI frames carry at most 16 bytes.
+            complete_with_sense(cmd, sense::SenseKey::IllegalRequest, 0x20, 0x00);
+            return Ok(());
+        }
+        let Some(addr) = mfi.frame_addr(cmd.tag()) else {
+            cmd.complete_with(HostByte::Error, ScsiStatus::GOOD);
+            return Ok(());
+        };
+        if cmd.dma_map().is_err() {
+            Stats::inc(&mfi.stats.busy);
+            return Err(Refused::host_busy(cmd));
+        }
+        let Some(frame_bytes) = build_frame(&mfi, &mut cmd) else {
+            // More segments than the frame holds: the block layer respects `sg_tablesize`, so
+            // only a list split further by the DMA boundary gets here.
+            Stats::inc(&mfi.stats.bounced);
+            cmd.complete_with(HostByte::Error, ScsiStatus::GOOD);
+            return Ok(());
+        };
+        Stats::inc(&mfi.stats.submitted);
+        let _ctx = cmd.into_hardware();
+        mfi.post(addr, frame_bytes);
+        Ok(())
+    }
+
+    fn interrupt(host: &Host<Self>, _vector: u16) -> IrqReturn {
+        let mfi = host.data();
+        if mfi.intx {
+            // The line may be shared; with MSI and MSI-X the status register reads zero.
+            let s = u32::from(mfi.bar.read(regs::OSTS).value());
+            if s == 0 {
+                return IrqReturn::None;
+            }
+            mfi.bar.write_reg(regs::ODCR0::zeroed().with_value(s));
+        } else {
+            mfi.bar.write_reg(regs::ODCR0::zeroed().with_value(u32::MAX));
+        }
+        Stats::inc(&mfi.stats.interrupts);
+        let n = mfi.drain(|ctx| complete_ctx(host, &mfi, ctx));
+        let n = u64::from(n);
+        if n > mfi.stats.max_per_irq.load(Relaxed) {
+            mfi.stats.max_per_irq.store(n, Relaxed);
+        }
+        IrqReturn::Handled
+    }
+
+    fn eh_abort(host: &Host<Self>, cmd: &EhCommand<Self>) -> EhStatus {
+        let mfi = host.data();
+        Stats::inc(&mfi.stats.aborts);
+        let Some(ctx) = cmd.context() else {
+            // Completed meanwhile.
+            return EhStatus::Success;
+        };
+        match mfi.abort(cmd.tag(), ctx) {
+            Ok(MfiStatus::OK) => {
+                // The aborted frame may still complete (status 0x2e); once reclaimed, that
+                // completion finds an old context and is ignored.
+                cmd.reclaim();
+                EhStatus::Success
+            }
+            Ok(s) if s == MfiStatus::ABORT_NOT_POSSIBLE && !cmd.in_hardware() => {
+                dev_dbg!(mfi.pdev, "abort of tag {}: status {:#04x}, completed meanwhile\n", cmd.tag(), s.0);
+                EhStatus::Success
+            }
+            Ok(s) => {
+                Stats::inc(&mfi.stats.aborts_failed);
+                dev_warn!(mfi.pdev, "abort of tag {} failed: MFI status {:#04x}\n", cmd.tag(), s.0);
+                EhStatus::Failed
+            }
+            Err(e) => {
+                Stats::inc(&mfi.stats.aborts_failed);
+                dev_warn!(mfi.pdev, "abort of tag {} failed: {:?}\n", cmd.tag(), e);
+                EhStatus::Failed
+            }
+        }
+    }
+
+    fn eh_device_reset(host: &Host<Self>, cmd: &EhCommand<Self>) -> EhStatus {
+        // MFI has no task management: wait for the device's commands to drain, as the C driver
+        // does (`megasas_reset_device`); if they do not, the midlayer escalates to a host reset.
+        let mfi = host.data();
+        Stats::inc(&mfi.stats.device_resets);
+        let (id, lun) = (cmd.device().id(), cmd.device().lun());
+        let same = |d: &ScsiDevice| d.id() == id && d.lun() == lun;
+        let r = kernel::io::poll::read_poll_timeout(
+            || Ok(host.count_in_hardware(same)),
+            |n: &u32| *n == 0,
+            Delta::from_millis(10),
+            DEVICE_RESET_DRAIN,
+        );
+        match r {
+            Ok(_) => EhStatus::Success,
+            Err(_) => {
+                dev_warn!(mfi.pdev, "device {}:{} still has commands after a reset; escalating\n", id, lun);
+                EhStatus::Failed
+            }
+        }
+    }
+
+    fn eh_host_reset(host: &Host<Self>, _cmd: &EhCommand<Self>) -> EhStatus {
+        let mfi = host.data();
+        Stats::inc(&mfi.stats.resets);
+        dev_warn!(mfi.pdev, "resetting the controller ({} commands busy)\n", host.busy());
+        if let Err(e) = mfi.reset() {
+            dev_err!(mfi.pdev, "controller reset failed: {:?}\n", e);
+            return EhStatus::Failed;
+        }
+        // The controller dropped every frame it held: complete them (the midlayer retries what
+        // it owns) so that none is lost and none completes twice.
+        let n = host.reclaim_all(|c| c.complete_with(HostByte::Reset, ScsiStatus::GOOD));
+        dev_info!(mfi.pdev, "controller reset done; {} commands reclaimed\n", n);
+        EhStatus::Success
+    }
+
+    fn sdev_init(host: &Host<Self>, sdev: &ScsiDevice) -> Result {
+        let mfi = host.data();
+        let id = usize::try_from(sdev.id()).map_err(|_| ENXIO)?;
+        // Logical drives have LUN 0 only; physical drives may have more.
+        if id >= MAX_TARGETS || !mfi.drives.present[id] || (!mfi.jbod && sdev.lun() != 0) {
+            return Err(ENXIO);
+        }
+        Ok(())
+    }
+
+    fn change_queue_depth(host: &Host<Self>, sdev: &ScsiDevice, depth: u32) -> u32 {
+        let max = u32::from(host.data().limits.max_cmds);
+        sdev.change_queue_depth(depth.clamp(1, max))
+    }
+
+    fn debugfs_show(host: &Host<Self>, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mfi = host.data();
+        let st = &mfi.stats;
+        let status = crate::mfi::fw_status(&mfi.bar);
+        let (p, c) = mfi.ring_indices();
+        writeln!(f, "model: {}", mfi.model.name())?;
+        writeln!(f, "product: {}", CtrlInfo::text(&mfi.info.product))?;
+        writeln!(f, "firmware: {}", CtrlInfo::text(&mfi.info.package_version))?;
+        writeln!(f, "fw_state: {}", status.state().name())?;
+        writeln!(f, "fw_status: {:#010x}", status.0)?;
+        writeln!(f, "max_cmds: {}", mfi.limits.max_cmds)?;
+        writeln!(f, "max_sge: {}", mfi.limits.max_sge)?;
+        writeln!(f, "max_request_size: {}", mfi.info.max_request_size)?;
+        writeln!(f, "sge_per_cmd: {}", mfi.max_sge)?;
+        writeln!(f, "sge_format: {:?}", mfi.sge)?;
+        writeln!(f, "mode: {}", if mfi.jbod { "jbod" } else { "raid" })?;
+        writeln!(f, "drives: {}", mfi.drives.count)?;
+        writeln!(f, "interrupt: {}", if mfi.intx { "intx" } else { "msi/msi-x" })?;
+        writeln!(f, "reply_producer: {}", p)?;
+        writeln!(f, "reply_consumer: {}", c)?;
+        writeln!(f, "outstanding: {}", host.count_in_hardware(|_| true))?;
+        for (name, v) in [
+            ("submitted", &st.submitted),
+            ("completed", &st.completed),
+            ("ldio", &st.ldio),
+            ("interrupts", &st.interrupts),
+            ("max_completions_per_interrupt", &st.max_per_irq),
+            ("spurious", &st.spurious),
+            ("late_completions", &st.late),
+            ("aborts", &st.aborts),
+            ("aborts_failed", &st.aborts_failed),
+            ("device_resets", &st.device_resets),
+            ("host_resets", &st.resets),
+            ("bounced", &st.bounced),
+            ("host_busy", &st.busy),
+        ] {
+            writeln!(f, "{}: {}", name, v.load(Relaxed))?;
+        }
+        for (i, v) in st.by_status.iter().enumerate() {
+            let n = v.load(Relaxed);
+            if n != 0 {
+                writeln!(f, "mfi_status_{:#04x}: {}", i, n)?;
+            }
+        }
+        Ok(())
+    }
+
+    fn debugfs_write(host: &Host<Self>, input: &[u8]) -> Result {
+        match input.trim_ascii() {
+            b"reset-stats" => {
+                host.data().stats.reset();
+                Ok(())
+            }
+            _ => Err(EINVAL),
+        }
+    }
+}

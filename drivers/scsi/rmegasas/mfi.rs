@@ -1,0 +1,647 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! The MFI controller: bring-up, polled management commands, the reply queue and reset.
+//!
+//! Follows `megasas_init_adapter_mfi()`, `megasas_issue_polled()` and
+//! `megasas_complete_cmd_dpc()` in
+//! [`drivers/scsi/megaraid/megaraid_sas_base.c`](srctree/drivers/scsi/megaraid/megaraid_sas_base.c).
+//!
+//! # Memory
+//!
+//! All of it is allocated at probe, below 4 GiB (the frames are posted through the 32-bit
+//! inbound queue port):
+//!
+//! - the I/O frame pool: one frame per tag, with room for the SG list, and a sense buffer per
+//!   tag ([`SlotPool`]);
+//! - management frames for polled commands (INIT, DCMD, ABORT), each with a 4 KiB data buffer;
+//! - the reply queue: the producer and consumer words, the queue information INIT registers,
+//!   and `max_cmds` reply entries, each the context of a completed frame.
+//!
+//! # Quirks of the emulated controller (see `Documentation/scsi/rmegasas.rst`)
+//!
+//! Writing all ones to the interrupt mask resets the controller, so it is written only to reset
+//! it. Polled commands also land in the reply queue once interrupts are on; their contexts are
+//! recognised and skipped.
+
+use kernel::{
+    device::Bound,
+    dma::Coherent,
+    io::{
+        poll::read_poll_timeout,
+        Io, //
+    },
+    new_mutex, new_spinlock_irq, pci,
+    prelude::*,
+    scsi::{
+        ring::{
+            ContextTag,
+            Ring, //
+        },
+        sg,
+        slots::SlotPool,
+        SENSE_BUFFERSIZE,
+    },
+    sync::{
+        atomic::{
+            Atomic,
+            Relaxed, //
+        },
+        Mutex,
+        SpinLockIrq,
+    },
+    time::Delta,
+};
+
+use crate::{
+    frame::{
+        self,
+        dcmd,
+        Header,
+        MfiCmd,
+        MfiStatus,
+        SgeFormat, //
+    },
+    fw::{
+        FwState,
+        FwStatus,
+        Limits, //
+    },
+    regs,
+    Bar,
+    Model, //
+};
+
+/// The tag value in the context of management frames; I/O tags stay below `max_cmds` (≤ 2048).
+pub(crate) const MGMT_TAG: u16 = 0xffff;
+/// Management frame for polled commands (INIT, DCMD) at probe and during a reset.
+const MGMT_POLL: u16 = 0;
+/// Management frame for ABORT, used by the error handler.
+const MGMT_ABORT: u16 = 1;
+/// Bytes of a management command's data buffer (CTRL_GET_INFO needs 2048).
+const MGMT_BUF: usize = 4096;
+
+/// Word indices in the reply queue memory: the producer and consumer words and the queue
+/// information each on their own 64-byte line, then the reply entries.
+const PRODUCER: usize = 0;
+const CONSUMER: usize = 16;
+const QUEUE_INFO: usize = 32;
+const REPLIES: usize = 64;
+
+/// How long a polled command may take. QEMU completes them at once; firmware on real
+/// controllers can take seconds, and Linux allows 180 s for some.
+const POLL_TIMEOUT: Delta = Delta::from_secs(30);
+/// How long the firmware may take to reach READY after a reset.
+const READY_TIMEOUT: Delta = Delta::from_secs(60);
+
+/// Counters shown in debugfs. Relaxed atomics: they are statistics, not synchronisation.
+pub(crate) struct Stats {
+    pub(crate) submitted: Atomic<u64>,
+    pub(crate) completed: Atomic<u64>,
+    pub(crate) ldio: Atomic<u64>,
+    pub(crate) interrupts: Atomic<u64>,
+    pub(crate) spurious: Atomic<u64>,
+    pub(crate) late: Atomic<u64>,
+    pub(crate) aborts: Atomic<u64>,
+    pub(crate) aborts_failed: Atomic<u64>,
+    pub(crate) resets: Atomic<u64>,
+    pub(crate) device_resets: Atomic<u64>,
+    pub(crate) bounced: Atomic<u64>,
+    pub(crate) busy: Atomic<u64>,
+    pub(crate) max_per_irq: Atomic<u64>,
+    /// Completions by MFI status (index: status byte, 0x00..0x3f; the rest in 0x3f).
+    pub(crate) by_status: [Atomic<u64>; 64],
+}
+
+impl Stats {
+    pub(crate) const fn new() -> Self {
+        Self {
+            submitted: Atomic::new(0),
+            completed: Atomic::new(0),
+            ldio: Atomic::new(0),
+            interrupts: Atomic::new(0),
+            spurious: Atomic::new(0),
+            late: Atomic::new(0),
+            aborts: Atomic::new(0),
+            aborts_failed: Atomic::new(0),
+            resets: Atomic::new(0),
+            device_resets: Atomic::new(0),
+            bounced: Atomic::new(0),
+            busy: Atomic::new(0),
+            max_per_irq: Atomic::new(0),
+            by_status: [const { Atomic::new(0) }; 64],
+        }
+    }
+
+    pub(crate) fn inc(c: &Atomic<u64>) {
+        c.add(1, Relaxed);
+    }
+
+    pub(crate) fn status(&self, s: MfiStatus) {
+        Self::inc(&self.by_status[usize::from(s.0.min(63))]);
+    }
+
+    pub(crate) fn reset(&self) {
+        for c in [
+            &self.submitted,
+            &self.completed,
+            &self.ldio,
+            &self.interrupts,
+            &self.spurious,
+            &self.late,
+            &self.aborts,
+            &self.aborts_failed,
+            &self.resets,
+            &self.device_resets,
+            &self.bounced,
+            &self.busy,
+            &self.max_per_irq,
+        ] {
+            c.store(0, Relaxed);
+        }
+        for c in &self.by_status {
+            c.store(0, Relaxed);
+        }
+    }
+}
+
+/// What CTRL_GET_INFO reported (`struct megasas_ctrl_info`).
+#[derive(Clone, Copy)]
+pub(crate) struct CtrlInfo {
+    pub(crate) product: [u8; 80],
+    pub(crate) package_version: [u8; 96],
+    pub(crate) max_request_size: u32,
+    pub(crate) ld_present: u16,
+    pub(crate) pd_present: u16,
+}
+
+impl CtrlInfo {
+    fn parse(b: &[u8]) -> Self {
+        let mut product = [0u8; 80];
+        product.copy_from_slice(&b[0x540..0x590]);
+        let mut package_version = [0u8; 96];
+        package_version.copy_from_slice(&b[0x640..0x6a0]);
+        Self {
+            product,
+            package_version,
+            max_request_size: frame::get32(b, 0x5bc),
+            ld_present: frame::get16(b, 0x5c0),
+            pd_present: frame::get16(b, 0x5c6),
+        }
+    }
+
+    /// A NUL-padded string field as text (printable ASCII only).
+    pub(crate) fn text(field: &[u8]) -> &str {
+        let end = field.iter().position(|&c| c == 0).unwrap_or(field.len());
+        let s = &field[..end];
+        if s.iter().all(|c| c.is_ascii_graphic() || *c == b' ') {
+            core::str::from_utf8(s).unwrap_or("?")
+        } else {
+            "?"
+        }
+    }
+}
+
+/// The drives the firmware reported, as (target, lun) per present device.
+pub(crate) struct Drives {
+    pub(crate) present: [bool; MAX_TARGETS],
+    pub(crate) count: usize,
+}
+
+/// Targets the driver exposes (the firmware's LD and PD ids in QEMU are below 64).
+pub(crate) const MAX_TARGETS: usize = 64;
+
+/// The controller: everything the I/O path, the interrupt handler and the error handler use.
+///
+/// Dropped after the host is removed and its interrupt handlers freed (the SCSI
+/// registration's order); the drop flushes and shuts down the firmware, polled.
+#[pin_data(PinnedDrop)]
+pub(crate) struct Mfi<'bound> {
+    pub(crate) pdev: &'bound pci::Device,
+    pub(crate) bar: Bar<'bound>,
+    pub(crate) model: Model,
+    pub(crate) jbod: bool,
+    pub(crate) intx: bool,
+    pub(crate) use_ldio: bool,
+    pub(crate) limits: Limits,
+    pub(crate) sge: SgeFormat,
+    /// SG elements per command: the firmware's limit, capped by the frame window.
+    pub(crate) max_sge: u16,
+    pub(crate) sg_limits: sg::Limits,
+    pub(crate) pool: SlotPool,
+    pub(crate) info: CtrlInfo,
+    pub(crate) drives: Drives,
+    ring_mem: Coherent<[u32]>,
+    ring: Ring,
+    #[pin]
+    consumer: SpinLockIrq<u32>,
+    #[pin]
+    mgmt: Mutex<SlotPool>,
+    pub(crate) stats: Stats,
+}
+
+/// Reads the firmware status word.
+pub(crate) fn fw_status(bar: &Bar<'_>) -> FwStatus {
+    FwStatus(bar.read(regs::OSP0).value().into())
+}
+
+/// Brings the firmware to READY, resetting it when it is in any other state but FAULT.
+pub(crate) fn transition_to_ready(pdev: &pci::Device, bar: &Bar<'_>, force: bool) -> Result<FwStatus> {
+    let status = fw_status(bar);
+    match status.state() {
+        FwState::Ready if !force => return Ok(status),
+        FwState::Fault => {
+            dev_err!(pdev, "firmware is in FAULT state (status {:#010x})\n", status.0);
+            return Err(ENODEV);
+        }
+        state => {
+            if !force {
+                dev_info!(pdev, "firmware is {}, resetting it to READY\n", state.name());
+            }
+            // Abort everything and reinitialise (`MFI_RESET_FLAGS`).
+            bar.write_reg(regs::IDB::zeroed().with_ready(true).with_abort(true));
+        }
+    }
+    // TIMEOUT: QEMU resets at once; real controllers take seconds.
+    let s = read_poll_timeout(
+        || Ok(fw_status(bar)),
+        |s: &FwStatus| matches!(s.state(), FwState::Ready | FwState::Fault),
+        Delta::from_millis(1),
+        READY_TIMEOUT,
+    )
+    .inspect_err(|_| dev_err!(pdev, "firmware never became READY after a reset\n"))?;
+    if s.state() == FwState::Fault {
+        dev_err!(pdev, "firmware went to FAULT during reset (status {:#010x})\n", s.0);
+        return Err(ENODEV);
+    }
+    Ok(s)
+}
+
+/// Settings the probe decided before building the controller.
+pub(crate) struct Setup<'bound> {
+    pub(crate) pdev: &'bound pci::Device,
+    pub(crate) bar: Bar<'bound>,
+    pub(crate) model: Model,
+    pub(crate) limits: Limits,
+    pub(crate) msix_supported: bool,
+    /// The streaming DMA mask is 32 bits: data buffers below 4 GiB, 32-bit SG elements.
+    pub(crate) dma32: bool,
+    pub(crate) intx: bool,
+    pub(crate) use_ldio: bool,
+}
+
+impl<'bound> Mfi<'bound> {
+    /// Allocates the controller's memory, registers the reply queue (INIT), reads the
+    /// controller information and the drive lists. Interrupts stay masked: the caller enables
+    /// them once its handler is installed ([`Mfi::enable_interrupts`]).
+    pub(crate) fn new(
+        dev: &'bound kernel::device::Device<Bound>,
+        s: Setup<'bound>,
+    ) -> impl PinInit<Self, Error> + 'bound {
+        pin_init::pin_init_scope(move || {
+            let Setup {
+                pdev,
+                bar,
+                model,
+                limits,
+                msix_supported,
+                dma32,
+                intx,
+                use_ldio,
+            } = s;
+            // Linux reads the MSI-X bit as "the firmware takes IEEE SGEs"; QEMU agrees.
+            let sge = if dma32 {
+                SgeFormat::Sge32
+            } else if msix_supported {
+                SgeFormat::Ieee
+            } else {
+                SgeFormat::Sge64
+            };
+            let cap = sge.capacity(frame::PTHRU_SGL);
+            let max_sge = limits.max_sge.min(u16::try_from(cap).unwrap_or(u16::MAX));
+            let frame_bytes = frame::PTHRU_SGL + usize::from(max_sge) * sge.size();
+            let cmds = u32::from(limits.max_cmds);
+
+            let pool = SlotPool::new(dev, cmds, frame_bytes, SENSE_BUFFERSIZE)
+                .inspect_err(|_| dev_err!(pdev, "cannot allocate {} frames\n", cmds))?;
+            let mut mgmt = SlotPool::new(dev, 2, frame::FRAME_SIZE, MGMT_BUF)?;
+            let ring_words = REPLIES + usize::from(limits.max_cmds);
+            let ring_mem = Coherent::<u32>::zeroed_slice(dev, ring_words, GFP_KERNEL)
+                .inspect_err(|_| dev_err!(pdev, "cannot allocate the reply queue\n"))?;
+            let ring = Ring::new(cmds).ok_or(EINVAL)?;
+
+            // Mask interrupts, which also resets the firmware's reply queue, then register ours.
+            bar.write_reg(regs::OMSK::zeroed().with_value(u32::MAX));
+            init_queue(pdev, &bar, &mut mgmt, &ring_mem, limits.max_cmds)?;
+
+            let info = {
+                let b = polled_dcmd(pdev, &bar, &mut mgmt, dcmd::CTRL_GET_INFO, &mbox_byte0(1), 2048)?;
+                CtrlInfo::parse(b)
+            };
+            let jbod = info.ld_present == 0 && info.pd_present > 0;
+            let drives = if jbod {
+                let b = polled_dcmd(pdev, &bar, &mut mgmt, dcmd::PD_GET_LIST, &[0; 12], MGMT_BUF)?;
+                parse_pd_list(b)
+            } else {
+                // QEMU rejects LD lists over 1032 bytes (8 + 64 entries of 16).
+                let b = polled_dcmd(pdev, &bar, &mut mgmt, dcmd::LD_GET_LIST, &[0; 12], 1032)?;
+                parse_ld_list(b)
+            };
+
+            let sg_limits = sg::Limits {
+                max_segment_size: u32::MAX,
+                boundary_mask: u64::from(u32::MAX),
+                max_segments: usize::from(max_sge),
+            };
+            Ok(try_pin_init!(Mfi {
+                pdev,
+                bar,
+                model,
+                jbod,
+                intx,
+                use_ldio,
+                limits,
+                sge,
+                max_sge,
+                sg_limits,
+                pool,
+                info,
+                drives,
+                ring_mem,
+                ring,
+                consumer <- new_spinlock_irq!(0, "rmegasas_consumer"),
+                mgmt <- new_mutex!(mgmt, "rmegasas_mgmt"),
+                stats: Stats::new(),
+            }))
+        })
+    }
+
+    /// Enables interrupts: acknowledges anything pending, then unmasks (never all ones).
+    pub(crate) fn enable_interrupts(&self) {
+        self.bar.write_reg(regs::ODCR0::zeroed().with_value(u32::MAX));
+        let mask = match self.model {
+            Model::Sas1078 => 0x7fff_ffffu32,
+            Model::Sas2108 => !0x5u32,
+        };
+        self.bar.write_reg(regs::OMSK::zeroed().with_value(mask));
+    }
+
+    /// The bus address of the I/O frame of `tag`, as the inbound queue port takes it.
+    pub(crate) fn frame_addr(&self, tag: u16) -> Option<u32> {
+        self.pool.cmd_dma(tag).and_then(|a| u32::try_from(a).ok())
+    }
+
+    /// Posts a frame at `addr` (below 4 GiB) that is `frame_bytes` long.
+    pub(crate) fn post(&self, addr: u32, frame_bytes: usize) {
+        let v = frame::iqp_value(addr, frame::extra_frames(frame_bytes));
+        self.bar.write_reg(regs::IQP::zeroed().with_value(v));
+    }
+
+    /// Drains the reply queue, calling `f` with each completed I/O context. Returns how many
+    /// entries were found. Safe from interrupt context; serialised with [`Mfi::reset`].
+    pub(crate) fn drain(&self, mut f: impl FnMut(ContextTag)) -> u32 {
+        let mut consumer = self.consumer.lock();
+        let producer = ring_read(&self.ring_mem, PRODUCER).unwrap_or(*consumer);
+        // The entries were written before the producer: read them after it.
+        kernel::sync::barrier::dma_mb(kernel::sync::barrier::Read);
+        let Ok(pending) = self.ring.pending(*consumer, producer) else {
+            // A producer outside the ring is nonsense from the device: ignore it rather than
+            // read past the ring; the commands will time out and be recovered by a reset.
+            Stats::inc(&self.stats.spurious);
+            return 0;
+        };
+        let mut n = 0;
+        let mut it = pending;
+        for i in it.by_ref() {
+            let Ok(ctx) = ring_read(&self.ring_mem, REPLIES + usize::try_from(i).unwrap_or(0)) else {
+                continue;
+            };
+            n += 1;
+            let ctx = ContextTag::from_u32(ctx);
+            if ctx.tag != MGMT_TAG {
+                f(ctx);
+            }
+        }
+        *consumer = it.at();
+        let _ = ring_write(&self.ring_mem, CONSUMER, *consumer);
+        n
+    }
+
+    /// Producer and consumer indices, for debugfs.
+    pub(crate) fn ring_indices(&self) -> (u32, u32) {
+        let p = ring_read(&self.ring_mem, PRODUCER).unwrap_or(u32::MAX);
+        let c = ring_read(&self.ring_mem, CONSUMER).unwrap_or(u32::MAX);
+        (p, c)
+    }
+
+    /// Aborts the frame of `tag` posted with `ctx`: returns the firmware's status for the
+    /// ABORT. May sleep.
+    pub(crate) fn abort(&self, tag: u16, ctx: ContextTag) -> Result<MfiStatus> {
+        let addr = self.pool.cmd_dma(tag).ok_or(EINVAL)?;
+        let mut mgmt = self.mgmt.lock();
+        let ctx_abort = ContextTag { tag: MGMT_TAG, seq: MGMT_ABORT }.to_u32();
+        let fa = {
+            let slot = mgmt.slot_exclusive(MGMT_ABORT).ok_or(EINVAL)?;
+            frame::write_abort(slot.cmd, ctx_abort, ctx.to_u32(), addr);
+            u32::try_from(slot.cmd_dma).map_err(|_| EINVAL)?
+        };
+        self.post(fa, frame::FRAME_SIZE);
+        wait_status(&mgmt, MGMT_ABORT)
+    }
+
+    /// Resets the controller and registers the reply queue again; every frame it held is lost.
+    /// The caller then reclaims every command the device held. May sleep.
+    pub(crate) fn reset(&self) -> Result {
+        let mut mgmt = self.mgmt.lock();
+        // Masking all interrupts resets QEMU's controller and its reply queue; the doorbell
+        // reset does the same on real firmware.
+        self.bar.write_reg(regs::OMSK::zeroed().with_value(u32::MAX));
+        transition_to_ready(self.pdev, &self.bar, true)?;
+        {
+            // No interrupt handler may drain while the indices restart.
+            let mut consumer = self.consumer.lock();
+            *consumer = 0;
+            let _ = ring_write(&self.ring_mem, PRODUCER, 0);
+            let _ = ring_write(&self.ring_mem, CONSUMER, 0);
+        }
+        init_queue(self.pdev, &self.bar, &mut mgmt, &self.ring_mem, self.limits.max_cmds)?;
+        drop(mgmt);
+        self.enable_interrupts();
+        Ok(())
+    }
+
+    /// Flushes the controller's cache and shuts it down, at unbind. Polled; interrupts masked
+    /// first (which also resets the emulated controller's queue, as nothing is outstanding).
+    pub(crate) fn shutdown(&self) {
+        let mut mgmt = self.mgmt.lock();
+        for op in [dcmd::CTRL_CACHE_FLUSH, dcmd::CTRL_SHUTDOWN] {
+            if let Err(e) = polled_dcmd(self.pdev, &self.bar, &mut mgmt, op, &[0; 12], 0) {
+                dev_warn!(self.pdev, "DCMD {:#010x} at shutdown failed: {:?}\n", op, e);
+            }
+        }
+    }
+}
+
+#[pinned_drop]
+impl PinnedDrop for Mfi<'_> {
+    fn drop(self: Pin<&mut Self>) {
+        self.shutdown();
+    }
+}
+
+/// Reads word `i` of the reply queue memory (a volatile access: the firmware writes it).
+fn ring_read(ring: &Coherent<[u32]>, i: usize) -> Result<u32> {
+    Ok(kernel::io::io_read!(ring, [try: i]))
+}
+
+/// Writes word `i` of the reply queue memory.
+fn ring_write(ring: &Coherent<[u32]>, i: usize, v: u32) -> Result {
+    kernel::io::io_write!(ring, [try: i], v);
+    Ok(())
+}
+
+fn mbox_byte0(b: u8) -> [u8; 12] {
+    let mut m = [0u8; 12];
+    m[0] = b;
+    m
+}
+
+/// Polls the status byte of management frame `index` until the firmware writes it.
+fn wait_status(mgmt: &SlotPool, index: u16) -> Result<MfiStatus> {
+    // TIMEOUT: See `POLL_TIMEOUT`.
+    let s = read_poll_timeout(
+        || Ok(mgmt.cmd_byte(index, frame::hdr::CMD_STATUS).unwrap_or(0)),
+        |s: &u8| *s != frame::STATUS_PENDING,
+        Delta::from_micros(20),
+        POLL_TIMEOUT,
+    )?;
+    Ok(MfiStatus(s))
+}
+
+/// Registers the reply queue with a polled INIT frame.
+fn init_queue(
+    pdev: &pci::Device,
+    bar: &Bar<'_>,
+    mgmt: &mut SlotPool,
+    ring_mem: &Coherent<[u32]>,
+    max_cmds: u16,
+) -> Result {
+    let base = ring_mem.dma_address();
+    // CAST: word indices to byte offsets, small constants.
+    let addr = |word: usize| base + (word * 4) as u64;
+    let q = frame::QueueInfo {
+        entries: u32::from(max_cmds),
+        reply_queue: addr(REPLIES),
+        producer: addr(PRODUCER),
+        consumer: addr(CONSUMER),
+    };
+    let mut qi = [0u8; frame::QUEUE_INFO_SIZE];
+    frame::write_queue_info(&mut qi, &q);
+    for (i, chunk) in qi.chunks(4).enumerate() {
+        let v = u32::from_le_bytes([chunk[0], chunk[1], chunk[2], chunk[3]]);
+        ring_write(ring_mem, QUEUE_INFO + i, v)?;
+    }
+    let ctx = ContextTag { tag: MGMT_TAG, seq: MGMT_POLL }.to_u32();
+    let fa = {
+        let slot = mgmt.slot_exclusive(MGMT_POLL).ok_or(EINVAL)?;
+        frame::write_init(slot.cmd, ctx, addr(QUEUE_INFO));
+        u32::try_from(slot.cmd_dma).map_err(|_| EINVAL)?
+    };
+    let v = frame::iqp_value(fa, 0);
+    bar.write_reg(regs::IQP::zeroed().with_value(v));
+    let status = wait_status(mgmt, MGMT_POLL)
+        .inspect_err(|_| dev_err!(pdev, "INIT frame never completed\n"))?;
+    if status != MfiStatus::OK {
+        dev_err!(pdev, "INIT failed with MFI status {:#04x}\n", status.0);
+        return Err(EIO);
+    }
+    Ok(())
+}
+
+/// Runs a polled DCMD with `len` bytes of data and returns the data.
+fn polled_dcmd<'a>(
+    pdev: &pci::Device,
+    bar: &Bar<'_>,
+    mgmt: &'a mut SlotPool,
+    opcode: u32,
+    mbox: &[u8; 12],
+    len: usize,
+) -> Result<&'a [u8]> {
+    let fmt = SgeFormat::Sge64;
+    {
+        let slot = mgmt.slot_exclusive(MGMT_POLL).ok_or(EINVAL)?;
+        slot.resp[..len].fill(0);
+        let h = Header {
+            cmd: MfiCmd::Dcmd,
+            target: 0,
+            lun: 0,
+            context: ContextTag { tag: MGMT_TAG, seq: MGMT_POLL }.to_u32(),
+            flags: fmt.flags(),
+            data_xfer_len: u32::try_from(len)?,
+            sge_count: u8::from(len > 0),
+        };
+        frame::write_dcmd(slot.cmd, &h, opcode, mbox);
+        if len > 0 {
+            let seg = sg::Segment {
+                addr: slot.resp_dma,
+                len: u32::try_from(len)?,
+            };
+            sg::write(
+                core::iter::once(seg),
+                &sg::Limits {
+                    max_segment_size: u32::MAX,
+                    boundary_mask: u64::MAX,
+                    max_segments: 1,
+                },
+                &mut [&mut slot.cmd[frame::IO_SGL..]],
+                &frame::Sge64,
+            )
+            .map_err(|_| EINVAL)?;
+        }
+        let fa = u32::try_from(slot.cmd_dma).map_err(|_| EINVAL)?;
+        bar.write_reg(regs::IQP::zeroed().with_value(frame::iqp_value(fa, 0)));
+    }
+    let status = wait_status(mgmt, MGMT_POLL)
+        .inspect_err(|_| dev_err!(pdev, "DCMD {:#010x} never completed\n", opcode))?;
+    if status != MfiStatus::OK {
+        dev_err!(pdev, "DCMD {:#010x} failed with MFI status {:#04x}\n", opcode, status.0);
+        return Err(EIO);
+    }
+    let slot = mgmt.slot_exclusive(MGMT_POLL).ok_or(EINVAL)?;
+    Ok(&slot.resp[..len])
+}
+
+/// Parses `struct MR_LD_LIST`: a count, then 16-byte entries whose first byte is the target.
+fn parse_ld_list(b: &[u8]) -> Drives {
+    let mut d = Drives {
+        present: [false; MAX_TARGETS],
+        count: 0,
+    };
+    let n = usize::try_from(frame::get32(b, 0)).unwrap_or(0).min(MAX_TARGETS);
+    for i in 0..n {
+        let t = usize::from(b[8 + i * 16]);
+        if t < MAX_TARGETS && !d.present[t] {
+            d.present[t] = true;
+            d.count += 1;
+        }
+    }
+    d
+}
+
+/// Parses `struct MR_PD_LIST`: size, count, then 24-byte entries whose first u16 is the device
+/// id, `(scsi id << 8) | lun` in QEMU.
+fn parse_pd_list(b: &[u8]) -> Drives {
+    let mut d = Drives {
+        present: [false; MAX_TARGETS],
+        count: 0,
+    };
+    let n = usize::try_from(frame::get32(b, 4)).unwrap_or(0).min((MGMT_BUF - 8) / 24);
+    for i in 0..n {
+        let id = frame::get16(b, 8 + i * 24);
+        let t = usize::from(id >> 8);
+        if t < MAX_TARGETS && !d.present[t] {
+            d.present[t] = true;
+            d.count += 1;
+        }
+    }
+    d
+}

@@ -1,0 +1,481 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! SCSI commands and who owns them.
+//!
+//! C header: [`include/scsi/scsi_cmnd.h`](srctree/include/scsi/scsi_cmnd.h)
+//!
+//! A `struct scsi_cmnd` passes between the midlayer, the driver and the device. Rust makes the
+//! driver's part a value:
+//!
+//! - [`Command`] is the driver's ownership of a command, from `queuecommand` until it is
+//!   completed. It cannot be copied; [`Command::complete`] consumes it and calls `scsi_done()`,
+//!   so a command is completed at most once by construction. Dropping a `Command` without
+//!   completing it is a driver bug: the command is then completed with `DID_ERROR` and a
+//!   warning, so that nothing is lost and nothing hangs.
+//! - While the device holds a command the driver holds no `Command`:
+//!   [`Command::into_hardware`] gives it up and returns the [`ContextTag`] to give the device,
+//!   and [`crate::scsi::Host::take_from_hardware`] returns it when the device reports it done.
+//!   A context the device reports twice, late (after an abort or reset reclaimed the command)
+//!   or made up gives `None`.
+//! - [`EhCommand`] is a command seen by the error handler, which owns it. The driver may only
+//!   look at it, and [`EhCommand::reclaim`] it from the device once the device has let go.
+//!
+//! The state that makes this safe lives in the command's private area ([`CmdPdu`]), next to
+//! the driver's own [`HostOps::CmdData`]:
+//!
+//! ```text
+//!        queuecommand            into_hardware            take_from_hardware
+//!  Idle ─────────────▶ Driver ─────────────────▶ Hardware ───────────────────▶ Driver
+//!   ▲                   │  │                        │                           │
+//!   │     complete()    │  │ Refused (give back)    │ reclaim() (EH, reset)      │
+//!   └───────────────────┴──┴────────────────────────┴───────────────────────────┘
+//! ```
+//!
+//! The scatterlist is DMA-mapped by [`Command::dma_map`] and unmapped when the command leaves
+//! the driver (completion, refusal, reclaim); the mapping cannot be forgotten.
+
+use crate::{
+    bindings,
+    dma::DataDirection,
+    prelude::*,
+    scsi::{
+        device::ScsiDevice,
+        host::{Host, HostOps},
+        ring::ContextTag,
+        sg::Segment,
+        status::{result_word, HostByte, ScsiStatus},
+    },
+    sync::atomic::{Atomic, Full, Relaxed},
+};
+use core::{cell::UnsafeCell, marker::PhantomData, mem, ptr::NonNull};
+
+/// Size of the sense buffer the midlayer gives every command (`SCSI_SENSE_BUFFERSIZE`).
+pub const SENSE_BUFFERSIZE: usize = bindings::SCSI_SENSE_BUFFERSIZE as usize;
+
+const IDLE: u32 = 0;
+const DRIVER: u32 = 1;
+const HARDWARE: u32 = 2;
+
+/// The private area of a command of a host of `T` (`scsi_cmd_priv()`).
+///
+/// # Invariants
+///
+/// - `state` is `DRIVER` exactly while a [`Command`] for this command exists, `HARDWARE` while
+///   the device holds it (between [`Command::into_hardware`] and its return), `IDLE` otherwise.
+/// - `mapped` is only accessed by the owner of the `DRIVER` or `HARDWARE` state.
+#[repr(C)]
+pub struct CmdPdu<T: HostOps> {
+    state: Atomic<u32>,
+    seq: Atomic<u32>,
+    mapped: UnsafeCell<i32>,
+    data: T::CmdData,
+}
+
+impl<T: HostOps> CmdPdu<T> {
+    /// Initialises the PDU of `cmd`.
+    ///
+    /// # Safety
+    ///
+    /// `cmd`'s private area must be `size_of::<CmdPdu<T>>()` bytes, uninitialised and unused.
+    pub(crate) unsafe fn init(cmd: *mut bindings::scsi_cmnd) {
+        // SAFETY: The caller's promise.
+        let p = unsafe { bindings::scsi_cmd_priv(cmd) }.cast::<Self>();
+        crate::build_assert::build_assert!(mem::align_of::<Self>() <= mem::align_of::<bindings::scsi_cmnd>());
+        // SAFETY: `p` is valid for writes and aligned: the private area directly follows a
+        // `struct scsi_cmnd`, whose alignment is at least ours (checked above).
+        unsafe {
+            p.write(Self {
+                state: Atomic::new(IDLE),
+                seq: Atomic::new(0),
+                mapped: UnsafeCell::new(0),
+                data: T::CmdData::default(),
+            })
+        };
+    }
+
+    /// Drops the PDU of `cmd`.
+    ///
+    /// # Safety
+    ///
+    /// The PDU must have been initialised by [`CmdPdu::init`] and be dropped once.
+    pub(crate) unsafe fn drop_in_place(cmd: *mut bindings::scsi_cmnd) {
+        // SAFETY: The caller's promise.
+        unsafe { core::ptr::drop_in_place(bindings::scsi_cmd_priv(cmd).cast::<Self>()) };
+    }
+
+    /// # Safety
+    ///
+    /// `cmd` must be a command of a host of `T` whose PDU is initialised.
+    unsafe fn of<'a>(cmd: *mut bindings::scsi_cmnd) -> &'a Self {
+        // SAFETY: The caller's promise.
+        unsafe { &*bindings::scsi_cmd_priv(cmd).cast::<Self>() }
+    }
+}
+
+/// Read access to the parts of a command every owner may look at.
+///
+/// # Safety
+///
+/// Implementors return a valid command whose PDU is initialised.
+unsafe trait CmdView<T: HostOps> {
+    fn raw(&self) -> *mut bindings::scsi_cmnd;
+
+    fn pdu(&self) -> &CmdPdu<T> {
+        // SAFETY: By the trait's contract.
+        unsafe { CmdPdu::of(self.raw()) }
+    }
+}
+
+macro_rules! command_accessors {
+    () => {
+        /// The CDB.
+        pub fn cdb(&self) -> &[u8] {
+            // SAFETY: The command is valid; `cmd_len` bytes of `cmnd` are set by the midlayer
+            // before the driver sees the command and do not change while it owns it.
+            unsafe {
+                let c = &*self.raw();
+                &c.cmnd[..usize::from(c.cmd_len).min(c.cmnd.len())]
+            }
+        }
+
+        /// The data direction.
+        pub fn direction(&self) -> DataDirection {
+            // SAFETY: The command is valid; the direction is set before queueing.
+            let d = unsafe { (*self.raw()).sc_data_direction };
+            match d {
+                bindings::dma_data_direction::DMA_TO_DEVICE => DataDirection::ToDevice,
+                bindings::dma_data_direction::DMA_FROM_DEVICE => DataDirection::FromDevice,
+                bindings::dma_data_direction::DMA_BIDIRECTIONAL => DataDirection::Bidirectional,
+                _ => DataDirection::None,
+            }
+        }
+
+        /// Bytes to transfer (`scsi_bufflen()`).
+        pub fn transfer_len(&self) -> u32 {
+            // SAFETY: The command is valid.
+            unsafe { bindings::scsi_bufflen(self.raw()) }
+        }
+
+        /// The block layer's tag, unique among the commands in flight on its hardware queue.
+        pub fn tag(&self) -> u16 {
+            // SAFETY: The command is valid and its request started.
+            let u = unsafe { bindings::blk_mq_unique_tag(bindings::scsi_cmd_to_rq(self.raw())) };
+            // SAFETY: Pure arithmetic on the unique tag.
+            unsafe { bindings::blk_mq_unique_tag_to_tag(u) }
+        }
+
+        /// The hardware queue the command came on.
+        pub fn hwq(&self) -> u16 {
+            // SAFETY: The command is valid and its request started.
+            let u = unsafe { bindings::blk_mq_unique_tag(bindings::scsi_cmd_to_rq(self.raw())) };
+            // SAFETY: Pure arithmetic on the unique tag.
+            let q = unsafe { bindings::blk_mq_unique_tag_to_hwq(u) };
+            u16::try_from(q).unwrap_or(u16::MAX)
+        }
+
+        /// The device the command is for.
+        pub fn device(&self) -> &ScsiDevice {
+            // SAFETY: A command holds a reference on its device for its whole life.
+            unsafe { ScsiDevice::from_ptr((*self.raw()).device) }
+        }
+
+        /// The driver's per-command data.
+        pub fn data(&self) -> &T::CmdData {
+            &self.pdu().data
+        }
+    };
+}
+
+/// The driver's ownership of a command; see the [module documentation](self).
+///
+/// # Invariants
+///
+/// `cmd` is a valid command of a host of `T` whose PDU `state` is `DRIVER`, and this is the only
+/// `Command` for it.
+pub struct Command<T: HostOps> {
+    cmd: NonNull<bindings::scsi_cmnd>,
+    _p: PhantomData<T>,
+}
+
+// SAFETY: Owning a command may move between CPUs: a command is queued on one and completed from
+// an interrupt on another. `T::CmdData` is `Send + Sync`.
+unsafe impl<T: HostOps> Send for Command<T> {}
+// SAFETY: `&Command` only reads fields the midlayer set before queueing.
+unsafe impl<T: HostOps> Sync for Command<T> {}
+
+// SAFETY: `cmd` is valid with an initialised PDU by the type invariant.
+unsafe impl<T: HostOps> CmdView<T> for Command<T> {
+    fn raw(&self) -> *mut bindings::scsi_cmnd {
+        self.cmd.as_ptr()
+    }
+}
+
+impl<T: HostOps> Command<T> {
+    command_accessors!();
+
+    /// # Safety
+    ///
+    /// `cmd` is a command of a host of `T` that the midlayer gives the driver now
+    /// (`queuecommand`), with an initialised PDU.
+    pub(crate) unsafe fn from_queue(cmd: NonNull<bindings::scsi_cmnd>) -> Self {
+        // SAFETY: The caller's promise.
+        let pdu = unsafe { CmdPdu::<T>::of(cmd.as_ptr()) };
+        pdu.state.store(DRIVER, Relaxed);
+        // SAFETY: We own the command; nobody else looks at `mapped`.
+        unsafe { *pdu.mapped.get() = 0 };
+        // INVARIANT: The state is `DRIVER`, set just now for the one `Command` made here.
+        Self {
+            cmd,
+            _p: PhantomData,
+        }
+    }
+
+    /// # Safety
+    ///
+    /// `cmd` must be a started command of a host of `T` with an initialised PDU.
+    pub(crate) unsafe fn take_from_hardware(cmd: NonNull<bindings::scsi_cmnd>, seq: u16) -> Option<Self> {
+        // SAFETY: The caller's promise.
+        let pdu = unsafe { CmdPdu::<T>::of(cmd.as_ptr()) };
+        if pdu.seq.load(Relaxed) & 0xffff != u32::from(seq) {
+            return None;
+        }
+        pdu.state.cmpxchg(HARDWARE, DRIVER, Full).ok()?;
+        // INVARIANT: We moved the state from `HARDWARE` to `DRIVER`; no other `Command` exists.
+        Some(Self {
+            cmd,
+            _p: PhantomData,
+        })
+    }
+
+    /// # Safety
+    ///
+    /// `cmd` must be a started command of a host of `T` with an initialised PDU.
+    pub(crate) unsafe fn take_any_from_hardware(cmd: NonNull<bindings::scsi_cmnd>) -> Option<Self> {
+        // SAFETY: The caller's promise.
+        let pdu = unsafe { CmdPdu::<T>::of(cmd.as_ptr()) };
+        pdu.state.cmpxchg(HARDWARE, DRIVER, Full).ok()?;
+        // INVARIANT: As in `take_from_hardware`.
+        Some(Self {
+            cmd,
+            _p: PhantomData,
+        })
+    }
+
+    /// Whether this is the last command of a batch (`SCMD_LAST`): the driver must post it and
+    /// every command queued before it.
+    pub fn is_last(&self) -> bool {
+        // SAFETY: We own the command; `flags` is set before queueing.
+        let flags = unsafe { (*self.raw()).flags };
+        // CAST: `SCMD_LAST` is a small flag bit.
+        flags & bindings::SCMD_LAST as c_int != 0
+    }
+
+    /// The sense buffer (`SENSE_BUFFERSIZE` bytes), for the device or the driver to fill.
+    pub fn sense_buffer(&mut self) -> &mut [u8] {
+        // SAFETY: The midlayer gives every command a `SCSI_SENSE_BUFFERSIZE`-byte sense buffer,
+        // which the owner of the command may write.
+        unsafe { core::slice::from_raw_parts_mut((*self.raw()).sense_buffer, SENSE_BUFFERSIZE) }
+    }
+
+    /// Sets the result: host byte and SCSI status.
+    pub fn set_result(&mut self, host: HostByte, status: ScsiStatus) {
+        // CAST: The result word is a C `int` holding these bits.
+        let word = result_word(host, status) as c_int;
+        // SAFETY: We own the command; `result` is the driver's to set.
+        unsafe { (*self.raw()).result = word };
+    }
+
+    /// Sets the residual: bytes of the transfer that did not happen.
+    pub fn set_resid(&mut self, resid: u32) {
+        // SAFETY: We own the command.
+        unsafe { bindings::scsi_set_resid(self.raw(), resid) }
+    }
+
+    /// DMA-maps the command's scatterlist and returns the number of mapped segments (0 for a
+    /// command without data). Mapping twice returns the first mapping's count.
+    ///
+    /// # Errors
+    ///
+    /// `ENOMEM` when the mapping fails: the driver should refuse the command as host busy.
+    pub fn dma_map(&mut self) -> Result<usize> {
+        // SAFETY: We own the command and thereby `mapped`.
+        let mapped = unsafe { &mut *self.pdu().mapped.get() };
+        if *mapped > 0 {
+            return Ok(usize::try_from(*mapped).unwrap_or(0));
+        }
+        // SAFETY: We own the command; `scsi_dma_map` maps its data buffer.
+        let n = unsafe { bindings::scsi_dma_map(self.raw()) };
+        if n < 0 {
+            return Err(ENOMEM);
+        }
+        *mapped = n;
+        Ok(usize::try_from(n).unwrap_or(0))
+    }
+
+    /// The mapped segments, in order (nothing before [`Command::dma_map`]).
+    pub fn segments(&self) -> impl Iterator<Item = Segment> + '_ {
+        // SAFETY: We own the command and thereby `mapped`.
+        let n = usize::try_from(unsafe { *self.pdu().mapped.get() }).unwrap_or(0);
+        // SAFETY: `scsi_sglist` is the command's scatterlist, `n` of whose entries are mapped.
+        let mut sg = unsafe { bindings::scsi_sglist(self.raw()) };
+        (0..n).map_while(move |_| {
+            if sg.is_null() {
+                return None;
+            }
+            // SAFETY: `sg` is a mapped entry of the command's list.
+            let seg = unsafe {
+                Segment {
+                    addr: bindings::sg_dma_address(sg),
+                    len: bindings::sg_dma_len(sg),
+                }
+            };
+            // SAFETY: `sg` is an entry of a valid list; `sg_next` returns the next or NULL.
+            sg = unsafe { bindings::sg_next(sg) };
+            Some(seg)
+        })
+    }
+
+    /// The context [`Command::into_hardware`] will return, to write into the device's frame
+    /// before handing it over.
+    pub fn next_context(&self) -> ContextTag {
+        let seq = self.pdu().seq.load(Relaxed).wrapping_add(1) & 0xffff;
+        ContextTag {
+            tag: self.tag(),
+            // CAST: masked to 16 bits above.
+            seq: seq as u16,
+        }
+    }
+
+    /// Gives the command to the device: returns the context to put in the device's frame, and
+    /// ends this `Command`. The command comes back through
+    /// [`crate::scsi::Host::take_from_hardware`] with that context.
+    pub fn into_hardware(self) -> ContextTag {
+        let pdu = self.pdu();
+        let seq = pdu.seq.load(Relaxed).wrapping_add(1) & 0xffff;
+        pdu.seq.store(seq, Relaxed);
+        let ctx = ContextTag {
+            tag: self.tag(),
+            // CAST: masked to 16 bits above.
+            seq: seq as u16,
+        };
+        // Release: everything written to the command and its slots before is visible to
+        // whoever takes it back.
+        pdu.state.store(HARDWARE, crate::sync::atomic::Release);
+        mem::forget(self);
+        ctx
+    }
+
+    fn unmap(&self) {
+        // SAFETY: We own the command and thereby `mapped`.
+        let mapped = unsafe { &mut *self.pdu().mapped.get() };
+        if *mapped > 0 {
+            // SAFETY: The list was mapped by `dma_map` and not yet unmapped.
+            unsafe { bindings::scsi_dma_unmap(self.raw()) };
+            *mapped = 0;
+        }
+    }
+
+    /// Completes the command (`scsi_done()`) with the result set before.
+    pub fn complete(self) {
+        self.unmap();
+        self.pdu().state.store(IDLE, crate::sync::atomic::Release);
+        let raw = self.raw();
+        mem::forget(self);
+        // SAFETY: We owned the command; the midlayer takes it back now, exactly once.
+        unsafe { bindings::scsi_done(raw) };
+    }
+
+    /// Completes the command with `host` and `status`.
+    pub fn complete_with(mut self, host: HostByte, status: ScsiStatus) {
+        self.set_result(host, status);
+        self.complete();
+    }
+
+    /// Gives a refused command back to the midlayer without completing it.
+    pub(crate) fn give_back(self) {
+        self.unmap();
+        self.pdu().state.store(IDLE, Relaxed);
+        mem::forget(self);
+    }
+}
+
+impl<T: HostOps> Drop for Command<T> {
+    fn drop(&mut self) {
+        // A driver bug: a command that is neither completed nor given to the device would hang
+        // until the midlayer times it out. Complete it with an error instead.
+        crate::pr_warn!(
+            "scsi: command tag {} dropped without completion; completing it with DID_ERROR\n",
+            self.tag()
+        );
+        self.set_result(HostByte::Error, ScsiStatus::GOOD);
+        self.unmap();
+        self.pdu().state.store(IDLE, crate::sync::atomic::Release);
+        // SAFETY: We own the command and complete it once; `self` is not used after `drop`.
+        unsafe { bindings::scsi_done(self.raw()) };
+    }
+}
+
+/// A command as the error handler shows it to the driver; the error handler owns it.
+///
+/// # Invariants
+///
+/// `self.0` is a valid command of a host of `T` with an initialised PDU.
+#[repr(transparent)]
+pub struct EhCommand<T: HostOps>(crate::types::Opaque<bindings::scsi_cmnd>, PhantomData<T>);
+
+// SAFETY: The PDU is valid by the type invariant.
+unsafe impl<T: HostOps> CmdView<T> for EhCommand<T> {
+    fn raw(&self) -> *mut bindings::scsi_cmnd {
+        self.0.get()
+    }
+}
+
+impl<T: HostOps> EhCommand<T> {
+    command_accessors!();
+
+    /// # Safety
+    ///
+    /// `cmd` must be a valid command of a host of `T` in use, for `'a`.
+    pub(crate) unsafe fn from_raw<'a>(cmd: *mut bindings::scsi_cmnd) -> (&'a Host<T>, &'a Self) {
+        // SAFETY: A command's device and host outlive it; the host is in use.
+        let host = unsafe { Host::from_raw((*(*cmd).device).host) };
+        // SAFETY: `EhCommand` is a transparent wrapper of the valid `cmd`.
+        (host, unsafe { &*cmd.cast::<Self>() })
+    }
+
+    /// Whether the device holds the command (given by [`Command::into_hardware`] and not yet
+    /// taken back).
+    pub fn in_hardware(&self) -> bool {
+        self.pdu().state.load(Relaxed) == HARDWARE
+    }
+
+    /// The context the device knows the command by, if it holds it.
+    pub fn context(&self) -> Option<ContextTag> {
+        if !self.in_hardware() {
+            return None;
+        }
+        Some(ContextTag {
+            tag: self.tag(),
+            // CAST: The sequence is kept to 16 bits.
+            seq: (self.pdu().seq.load(Relaxed) & 0xffff) as u16,
+        })
+    }
+
+    /// Records that the device has let go of the command (it was aborted or the device reset):
+    /// a later completion with its context is then ignored. Returns false if the command was
+    /// not in the device (it completed meanwhile).
+    pub fn reclaim(&self) -> bool {
+        if self.pdu().state.cmpxchg(HARDWARE, DRIVER, Full).is_err() {
+            return false;
+        }
+        // SAFETY: We moved the state to `DRIVER` and so own `mapped`.
+        let mapped = unsafe { &mut *self.pdu().mapped.get() };
+        if *mapped > 0 {
+            // SAFETY: Mapped by `dma_map`, not yet unmapped.
+            unsafe { bindings::scsi_dma_unmap(self.raw()) };
+            *mapped = 0;
+        }
+        self.pdu().state.store(IDLE, crate::sync::atomic::Release);
+        true
+    }
+}

@@ -1,0 +1,984 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! SCSI hosts: the host template a driver implements, and the host it registers.
+//!
+//! C header: [`include/scsi/scsi_host.h`](srctree/include/scsi/scsi_host.h)
+//!
+//! - [`HostOps`] is the driver's side of `struct scsi_host_template`: `queuecommand` and the
+//!   optional entry points. [`Template`] is the C template built from it, once, in a `static`
+//!   (see [`crate::scsi_host_template!`]).
+//! - [`Host`] abstracts `struct Scsi_Host`: what the driver's entry points receive.
+//! - [`Registration`] owns an added host from `scsi_host_alloc()` to `scsi_host_put()`, with the
+//!   driver's [`HostOps::HostData`] in the host's private area (`shost_priv()`) and the
+//!   interrupt handlers that complete its commands.
+
+use crate::{
+    bindings, debugfs, device,
+    error::{from_result, to_result, VTABLE_DEFAULT_ERROR},
+    irq::IrqReturn,
+    pci,
+    prelude::*,
+    scsi::{
+        command::{CmdPdu, Command, EhCommand},
+        device::ScsiDevice,
+    },
+    str::{CStr, CString},
+    types::{CovariantForLt, ForLt, Opaque},
+    uaccess::UserSliceReader,
+    ThisModule,
+};
+use core::fmt;
+use crate::ffi::{c_int, c_uint, c_ulong, c_void};
+use core::{
+    marker::{PhantomData, PhantomPinned},
+    mem::size_of,
+    ptr::NonNull,
+};
+
+/// Per-host data of a driver, for any lifetime of the device binding.
+pub type HostData<'a, T> = <<T as HostOps>::HostData as ForLt>::Of<'a>;
+
+/// Why `queuecommand` refused a command (`enum scsi_qc_status`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Busy {
+    /// `SCSI_MLQUEUE_HOST_BUSY`: the host cannot take commands for now.
+    Host,
+    /// `SCSI_MLQUEUE_DEVICE_BUSY`: this device cannot take commands for now.
+    Device,
+    /// `SCSI_MLQUEUE_TARGET_BUSY`: this target cannot take commands for now.
+    Target,
+}
+
+/// A command `queuecommand` gives back to the midlayer, to be retried later.
+pub struct Refused<T: HostOps> {
+    /// The command, untouched by the device.
+    pub cmd: Command<T>,
+    /// Why it was refused.
+    pub why: Busy,
+}
+
+impl<T: HostOps> Refused<T> {
+    /// Refuses `cmd` because the host is busy.
+    pub fn host_busy(cmd: Command<T>) -> Self {
+        Self {
+            cmd,
+            why: Busy::Host,
+        }
+    }
+}
+
+/// The outcome of an error-handler entry point.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum EhStatus {
+    /// `SUCCESS`: the command (or everything the reset covers) no longer belongs to the device.
+    Success,
+    /// `FAILED`: the midlayer escalates to the next step.
+    Failed,
+    /// `FAST_IO_FAIL`: the transport failed the I/O.
+    FastIoFail,
+}
+
+impl EhStatus {
+    fn to_raw(self) -> c_int {
+        let v = match self {
+            Self::Success => bindings::scsi_disposition_SUCCESS,
+            Self::Failed => bindings::scsi_disposition_FAILED,
+            Self::FastIoFail => bindings::scsi_disposition_FAST_IO_FAIL,
+        };
+        // CAST: the values are small positive constants (0x2002..0x2009).
+        v as c_int
+    }
+}
+
+/// What to do with a command that timed out (`enum scsi_timeout_action`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TimeoutAction {
+    /// `SCSI_EH_DONE`: the driver completed the command itself.
+    Done,
+    /// `SCSI_EH_RESET_TIMER`: give it more time.
+    ResetTimer,
+    /// `SCSI_EH_NOT_HANDLED`: start error handling.
+    NotHandled,
+}
+
+/// A host's limits, set before the host is added (fields of `struct Scsi_Host`).
+///
+/// Unlike the template, these may come from what the device reports at probe time.
+#[derive(Clone, Copy, Debug)]
+pub struct HostConfig {
+    /// Commands the host takes at once, per hardware queue (`can_queue`).
+    pub can_queue: u32,
+    /// Commands per device (`cmd_per_lun`).
+    pub cmd_per_lun: u16,
+    /// SG segments per command (`sg_tablesize`).
+    pub sg_tablesize: u16,
+    /// Sectors (512 bytes) per command (`max_sectors`).
+    pub max_sectors: u32,
+    /// Bytes per SG segment (`max_segment_size`).
+    pub max_segment_size: u32,
+    /// No segment crosses an address multiple of `dma_boundary + 1` (`dma_boundary`).
+    pub dma_boundary: u64,
+    /// Hardware queues (`nr_hw_queues`).
+    pub nr_hw_queues: u16,
+    /// Highest channel number (`max_channel`).
+    pub max_channel: u32,
+    /// One more than the highest target id (`max_id`).
+    pub max_id: u32,
+    /// One more than the highest LUN (`max_lun`).
+    pub max_lun: u64,
+    /// Longest CDB the host takes (`max_cmd_len`).
+    pub max_cmd_len: u16,
+    /// Tags are shared by all hardware queues (`host_tagset`).
+    pub host_tagset: bool,
+}
+
+impl HostConfig {
+    /// The midlayer's defaults: one queue, 8 targets, 1 LUN, 16-byte CDBs, 128 segments.
+    pub const fn new(can_queue: u32) -> Self {
+        Self {
+            can_queue,
+            cmd_per_lun: 1,
+            sg_tablesize: 128,
+            max_sectors: 1024,
+            max_segment_size: 65536,
+            dma_boundary: 0xffff_ffff,
+            nr_hw_queues: 1,
+            max_channel: 0,
+            max_id: 8,
+            max_lun: 1,
+            max_cmd_len: 16,
+            host_tagset: false,
+        }
+    }
+}
+
+/// The entry points and data types of a SCSI host driver (`struct scsi_host_template`).
+///
+/// Every method receives the [`Host`] the midlayer called it for. Methods a driver does not
+/// implement are left `NULL` in the C template, so the midlayer's defaults apply.
+#[macros::vtable]
+pub trait HostOps: Sized + 'static {
+    /// The driver's per-host data, kept in the host's private area. A family over the lifetime
+    /// of the device binding (see [`CovariantForLt`]), so it may hold a `pci::Bar<'bound>`.
+    type HostData: CovariantForLt;
+
+    /// The driver's per-command data, in the command's private area (`cmd_size`). Built by
+    /// `Default` when the block layer allocates the command (`init_cmd_priv`) and dropped when
+    /// it frees it (`exit_cmd_priv`), never on the I/O path.
+    type CmdData: Default + Send + Sync;
+
+    /// The driver's name (`name`, `proc_name`).
+    const NAME: &'static CStr;
+
+    /// Queues a command (`queuecommand`). The driver owns `cmd` from here until it completes
+    /// it, or gives it back in [`Refused`]. Called with `cmd.is_last()` false when more commands
+    /// of a batch follow, so the driver may ring the doorbell once (see
+    /// [`HostOps::commit_rqs`]). Must not sleep.
+    fn queuecommand(host: &Host<Self>, cmd: Command<Self>) -> Result<(), Refused<Self>>;
+
+    /// Posts commands queued without the last-of-batch flag (`commit_rqs`).
+    fn commit_rqs(_host: &Host<Self>, _hwq: u16) {
+        build_error!(VTABLE_DEFAULT_ERROR)
+    }
+
+    /// Handles interrupt vector `vector` of the host. Not part of the C template: the
+    /// [`Registration`] installs the handlers, so that they exist exactly while the host does.
+    fn interrupt(_host: &Host<Self>, _vector: u16) -> IrqReturn {
+        build_error!(VTABLE_DEFAULT_ERROR)
+    }
+
+    /// Aborts a command (`eh_abort_handler`). The error handler owns `cmd`; on
+    /// [`EhStatus::Success`] the device must be done with it, which the driver records with
+    /// [`EhCommand::reclaim`].
+    fn eh_abort(_host: &Host<Self>, _cmd: &EhCommand<Self>) -> EhStatus {
+        build_error!(VTABLE_DEFAULT_ERROR)
+    }
+
+    /// Resets the device `cmd` was sent to (`eh_device_reset_handler`).
+    fn eh_device_reset(_host: &Host<Self>, _cmd: &EhCommand<Self>) -> EhStatus {
+        build_error!(VTABLE_DEFAULT_ERROR)
+    }
+
+    /// Resets the target `cmd` was sent to (`eh_target_reset_handler`).
+    fn eh_target_reset(_host: &Host<Self>, _cmd: &EhCommand<Self>) -> EhStatus {
+        build_error!(VTABLE_DEFAULT_ERROR)
+    }
+
+    /// Resets the bus `cmd` was sent on (`eh_bus_reset_handler`).
+    fn eh_bus_reset(_host: &Host<Self>, _cmd: &EhCommand<Self>) -> EhStatus {
+        build_error!(VTABLE_DEFAULT_ERROR)
+    }
+
+    /// Resets the host (`eh_host_reset_handler`). On success every command the device held
+    /// must have been completed or reclaimed (see [`Host::reclaim_all`]).
+    fn eh_host_reset(_host: &Host<Self>, _cmd: &EhCommand<Self>) -> EhStatus {
+        build_error!(VTABLE_DEFAULT_ERROR)
+    }
+
+    /// Decides about a command that timed out (`eh_timed_out`).
+    fn eh_timed_out(_host: &Host<Self>, _cmd: &EhCommand<Self>) -> TimeoutAction {
+        build_error!(VTABLE_DEFAULT_ERROR)
+    }
+
+    /// A device is about to be scanned (`sdev_init`); an error makes the scan skip it.
+    fn sdev_init(_host: &Host<Self>, _sdev: &ScsiDevice) -> Result {
+        build_error!(VTABLE_DEFAULT_ERROR)
+    }
+
+    /// A device was found and is about to be used (`sdev_configure`).
+    fn sdev_configure(_host: &Host<Self>, _sdev: &ScsiDevice) -> Result {
+        build_error!(VTABLE_DEFAULT_ERROR)
+    }
+
+    /// A device is going away (`sdev_destroy`).
+    fn sdev_destroy(_host: &Host<Self>, _sdev: &ScsiDevice) {
+        build_error!(VTABLE_DEFAULT_ERROR)
+    }
+
+    /// Changes a device's queue depth (`change_queue_depth`); returns the new depth.
+    fn change_queue_depth(_host: &Host<Self>, _sdev: &ScsiDevice, _depth: u32) -> u32 {
+        build_error!(VTABLE_DEFAULT_ERROR)
+    }
+
+    /// Maps hardware queues to CPUs (`map_queues`).
+    fn map_queues(_host: &Host<Self>) {
+        build_error!(VTABLE_DEFAULT_ERROR)
+    }
+
+    /// Polls a poll queue for completions (`mq_poll`); returns how many were found.
+    fn mq_poll(_host: &Host<Self>, _hwq: u16) -> u32 {
+        build_error!(VTABLE_DEFAULT_ERROR)
+    }
+
+    /// Writes the host's debugfs file `/sys/kernel/debug/<NAME>-host<N>/state`. Not part of the
+    /// C template: the [`Registration`] creates the file when this is implemented, and removes
+    /// it before the host goes.
+    fn debugfs_show(_host: &Host<Self>, _f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        build_error!(VTABLE_DEFAULT_ERROR)
+    }
+
+    /// Handles a write to the debugfs `state` file (a command such as `reset-stats`).
+    fn debugfs_write(_host: &Host<Self>, _input: &[u8]) -> Result {
+        build_error!(VTABLE_DEFAULT_ERROR)
+    }
+}
+
+/// A SCSI host (`struct Scsi_Host`) whose private area holds `T`'s [`HostOps::HostData`].
+///
+/// # Invariants
+///
+/// `self.0` is a `struct Scsi_Host` allocated from `T`'s [`Template`] whose private area holds
+/// an initialised [`HostData`] of `T` for as long as a `&Host<T>` can be obtained.
+#[repr(transparent)]
+pub struct Host<T: HostOps>(Opaque<bindings::Scsi_Host>, PhantomData<T>);
+
+// SAFETY: `Host` is only used by reference; the midlayer calls its entry points from any CPU,
+// and everything reachable through `&Host` is either synchronised by the midlayer or `Sync`
+// (`HostData` is required to be `Sync` by `Registration::new`).
+unsafe impl<T: HostOps> Sync for Host<T> {}
+// SAFETY: See above; a `&Host` may be sent to any CPU.
+unsafe impl<T: HostOps> Send for Host<T> {}
+
+impl<T: HostOps> Host<T> {
+    /// # Safety
+    ///
+    /// `ptr` must be a host allocated from `T`'s template whose private data is initialised,
+    /// and stay so for `'a`.
+    pub(crate) unsafe fn from_raw<'a>(ptr: *mut bindings::Scsi_Host) -> &'a Self {
+        // SAFETY: `Host` is a transparent wrapper; validity is the caller's promise.
+        unsafe { &*ptr.cast::<Self>() }
+    }
+
+    pub(crate) fn as_raw(&self) -> *mut bindings::Scsi_Host {
+        self.0.get()
+    }
+
+    /// The driver's per-host data.
+    pub fn data(&self) -> Pin<&HostData<'_, T>> {
+        // SAFETY: By the type invariant the private area holds an initialised `HostData`,
+        // which `Registration::new` placed there for the lifetime of the binding (`'bound`).
+        let long: &HostData<'_, T> =
+            unsafe { &*bindings::shost_priv(self.as_raw()).cast::<HostData<'_, T>>() };
+        // The data lives at least as long as this borrow of the host; shortening the lifetime
+        // is sound because `T::HostData` is covariant.
+        let short = <T::HostData as CovariantForLt>::cast_ref(long);
+        // SAFETY: The private area never moves: it is part of the host's allocation.
+        unsafe { Pin::new_unchecked(short) }
+    }
+
+    /// The host number the midlayer gave this host (`host_no`, as in `hostN`).
+    pub fn host_no(&self) -> u32 {
+        // SAFETY: By the type invariant `self.0` is a valid host; `host_no` is set at
+        // allocation and never changes.
+        unsafe { (*self.as_raw()).host_no }
+    }
+
+    /// The device the host was added under.
+    pub fn parent(&self) -> &device::Device {
+        // SAFETY: `dma_dev` is the parent given to `scsi_add_host`, which outlives the host's
+        // registration and therefore every `&Host`.
+        unsafe { device::Device::from_raw((*self.as_raw()).dma_dev) }
+    }
+
+    /// Takes back a command the device completed: `ctx` is what [`Command::into_hardware`]
+    /// returned for it, as the device echoed it. Returns `None` for a context that does not
+    /// name a command the device holds now: a late completion after an abort or reset, a
+    /// duplicate, or nonsense from the device. Safe from interrupt context.
+    pub fn take_from_hardware(&self, hwq: u16, ctx: crate::scsi::ring::ContextTag) -> Option<Command<T>> {
+        let unique = (u32::from(hwq) << 16) | u32::from(ctx.tag);
+        // CAST: `scsi_host_find_tag` takes the unique tag as a C `int`, bit for bit.
+        let unique = unique as c_int;
+        // SAFETY: By the type invariant `self.0` is a valid host. `scsi_host_find_tag` checks
+        // the queue and tag ranges and returns NULL for a tag that is not started.
+        let raw = unsafe { bindings::scsi_host_find_tag(self.as_raw(), unique) };
+        let raw = NonNull::new(raw)?;
+        // SAFETY: `raw` is a started command of this host, whose PDU `init_cmd_priv`
+        // initialised.
+        unsafe { Command::<T>::take_from_hardware(raw, ctx.seq) }
+    }
+
+    /// Completes or reclaims every command the device holds, after a reset lost them all:
+    /// `f` receives each as an owned [`Command`], and must complete it (typically with
+    /// [`crate::scsi::HostByte::Reset`]). Returns how many there were.
+    pub fn reclaim_all(&self, mut f: impl FnMut(Command<T>)) -> u32 {
+        struct Ctx<'a, T: HostOps> {
+            f: &'a mut dyn FnMut(Command<T>),
+            n: u32,
+        }
+
+        /// # Safety
+        ///
+        /// Called by `scsi_host_busy_iter` with a busy command of the host and our `Ctx`.
+        unsafe extern "C" fn iter<T: HostOps>(cmd: *mut bindings::scsi_cmnd, data: *mut c_void) -> bool {
+            // SAFETY: `data` is the `Ctx` passed below, alive for the whole iteration.
+            let ctx = unsafe { &mut *data.cast::<Ctx<'_, T>>() };
+            if let Some(cmd) = NonNull::new(cmd) {
+                // SAFETY: A busy command of a host of `T`, with an initialised PDU.
+                if let Some(cmd) = unsafe { Command::<T>::take_any_from_hardware(cmd) } {
+                    ctx.n += 1;
+                    (ctx.f)(cmd);
+                }
+            }
+            true
+        }
+
+        let mut ctx = Ctx::<T> { f: &mut f, n: 0 };
+        // SAFETY: By the type invariant `self.0` is a valid host; `iter` matches the callback
+        // type and `ctx` outlives the call.
+        unsafe {
+            bindings::scsi_host_busy_iter(
+                self.as_raw(),
+                Some(iter::<T>),
+                core::ptr::from_mut(&mut ctx).cast::<c_void>(),
+            )
+        };
+        ctx.n
+    }
+
+    /// How many commands the device holds whose device matches `filter`.
+    pub fn count_in_hardware(&self, mut filter: impl FnMut(&ScsiDevice) -> bool) -> u32 {
+        struct Ctx<'a> {
+            filter: &'a mut dyn FnMut(&ScsiDevice) -> bool,
+            n: u32,
+        }
+
+        /// # Safety
+        ///
+        /// Called by `scsi_host_busy_iter` with a busy command of the host and our `Ctx`.
+        unsafe extern "C" fn iter<T: HostOps>(cmd: *mut bindings::scsi_cmnd, data: *mut c_void) -> bool {
+            // SAFETY: `data` is the `Ctx` passed below, alive for the whole iteration.
+            let ctx = unsafe { &mut *data.cast::<Ctx<'_>>() };
+            // SAFETY: A busy command of a host of `T`, valid during the iteration; we only
+            // read its state and device.
+            let (_, cmd) = unsafe { EhCommand::<T>::from_raw(cmd) };
+            if cmd.in_hardware() && (ctx.filter)(cmd.device()) {
+                ctx.n += 1;
+            }
+            true
+        }
+
+        let mut ctx = Ctx {
+            filter: &mut filter,
+            n: 0,
+        };
+        // SAFETY: By the type invariant `self.0` is a valid host; `iter` matches the callback
+        // type and `ctx` outlives the call.
+        unsafe {
+            bindings::scsi_host_busy_iter(
+                self.as_raw(),
+                Some(iter::<T>),
+                core::ptr::from_mut(&mut ctx).cast::<c_void>(),
+            )
+        };
+        ctx.n
+    }
+
+    /// Commands the midlayer has given the host and not had back (`scsi_host_busy()`).
+    pub fn busy(&self) -> u32 {
+        // SAFETY: By the type invariant `self.0` is a valid host.
+        let n = unsafe { bindings::scsi_host_busy(self.as_raw()) };
+        u32::try_from(n).unwrap_or(0)
+    }
+}
+
+/// The C host template of a [`HostOps`] implementation, built at compile time.
+///
+/// Create it with [`crate::scsi_host_template!`], which places it in a `static` with the
+/// module's owner pointer, as `scsi_host_alloc()` requires a template that outlives its hosts.
+///
+/// # Invariants
+///
+/// `self.0` is a template whose entry points are `T`'s and whose `cmd_size` fits `T`'s PDU.
+#[repr(transparent)]
+pub struct Template<T: HostOps>(Opaque<bindings::scsi_host_template>, PhantomData<T>);
+
+// SAFETY: The template is never written after construction; the midlayer only reads it.
+unsafe impl<T: HostOps> Sync for Template<T> {}
+
+impl<T: HostOps> Template<T> {
+    /// Builds the template for the module `module` (its `THIS_MODULE`).
+    pub const fn new(module: ThisModule) -> Self {
+        // SAFETY: All-zeroes is a valid `scsi_host_template` (every pointer NULL, every limit
+        // zero), which the fields below then fill.
+        let mut t: bindings::scsi_host_template = unsafe { core::mem::zeroed() };
+        t.module = module.as_ptr();
+        t.name = T::NAME.as_ptr().cast();
+        t.proc_name = T::NAME.as_ptr().cast();
+        // CAST: A PDU is far smaller than 4 GiB.
+        t.cmd_size = size_of::<CmdPdu<T>>() as u32;
+        t.queuecommand = Some(Callbacks::<T>::queuecommand);
+        t.commit_rqs = if T::HAS_COMMIT_RQS { Some(Callbacks::<T>::commit_rqs) } else { None };
+        t.init_cmd_priv = Some(Callbacks::<T>::init_cmd_priv);
+        t.exit_cmd_priv = Some(Callbacks::<T>::exit_cmd_priv);
+        t.eh_abort_handler = if T::HAS_EH_ABORT { Some(Callbacks::<T>::eh_abort) } else { None };
+        t.eh_device_reset_handler = if T::HAS_EH_DEVICE_RESET {
+            Some(Callbacks::<T>::eh_device_reset)
+        } else {
+            None
+        };
+        t.eh_target_reset_handler = if T::HAS_EH_TARGET_RESET {
+            Some(Callbacks::<T>::eh_target_reset)
+        } else {
+            None
+        };
+        t.eh_bus_reset_handler = if T::HAS_EH_BUS_RESET {
+            Some(Callbacks::<T>::eh_bus_reset)
+        } else {
+            None
+        };
+        t.eh_host_reset_handler = if T::HAS_EH_HOST_RESET {
+            Some(Callbacks::<T>::eh_host_reset)
+        } else {
+            None
+        };
+        t.eh_timed_out = if T::HAS_EH_TIMED_OUT { Some(Callbacks::<T>::eh_timed_out) } else { None };
+        t.sdev_init = if T::HAS_SDEV_INIT { Some(Callbacks::<T>::sdev_init) } else { None };
+        t.sdev_configure = if T::HAS_SDEV_CONFIGURE {
+            Some(Callbacks::<T>::sdev_configure)
+        } else {
+            None
+        };
+        t.sdev_destroy = if T::HAS_SDEV_DESTROY { Some(Callbacks::<T>::sdev_destroy) } else { None };
+        t.change_queue_depth = if T::HAS_CHANGE_QUEUE_DEPTH {
+            Some(Callbacks::<T>::change_queue_depth)
+        } else {
+            None
+        };
+        t.map_queues = if T::HAS_MAP_QUEUES { Some(Callbacks::<T>::map_queues) } else { None };
+        t.mq_poll = if T::HAS_MQ_POLL { Some(Callbacks::<T>::mq_poll) } else { None };
+        // Limits; the registration overrides the per-host ones with `HostConfig`.
+        t.can_queue = 1;
+        t.this_id = -1;
+        t.sg_tablesize = 1;
+        t.cmd_per_lun = 1;
+        // INVARIANT: entry points are `T`'s, `cmd_size` is `CmdPdu<T>`'s.
+        Self(Opaque::new(t), PhantomData)
+    }
+
+    fn as_ptr(&'static self) -> *const bindings::scsi_host_template {
+        self.0.get()
+    }
+}
+
+/// Places the [`Template`] of a [`HostOps`] type in a `static` of the driver's module.
+///
+/// # Examples
+///
+/// ```ignore
+/// kernel::scsi_host_template!(MY_TEMPLATE, MyHba);
+/// ```
+#[macro_export]
+macro_rules! scsi_host_template {
+    ($name:ident, $ops:ty) => {
+        static $name: $crate::scsi::Template<$ops> = $crate::scsi::Template::new(
+            <crate::LocalModule as $crate::ModuleMetadata>::THIS_MODULE,
+        );
+    };
+}
+
+/// The C entry points of `T`, installed in its [`Template`].
+struct Callbacks<T: HostOps>(PhantomData<T>);
+
+impl<T: HostOps> Callbacks<T> {
+    /// # Safety
+    ///
+    /// `shost` must be a host of `T` in use (its private data initialised).
+    unsafe fn host<'a>(shost: *mut bindings::Scsi_Host) -> &'a Host<T> {
+        // SAFETY: The caller's promise.
+        unsafe { Host::from_raw(shost) }
+    }
+
+    /// # Safety
+    ///
+    /// Called by the midlayer with a host of `T` and a command it gives the driver, whose PDU
+    /// `init_cmd_priv_callback` initialised.
+    unsafe extern "C" fn queuecommand(
+        shost: *mut bindings::Scsi_Host,
+        cmd: *mut bindings::scsi_cmnd,
+    ) -> bindings::scsi_qc_status {
+        // SAFETY: The midlayer only queues to added hosts, whose data is initialised.
+        let host = unsafe { Self::host(shost) };
+        // SAFETY: The midlayer gives us `cmd`, non-NULL, to own until `scsi_done()`.
+        let cmd = unsafe { Command::<T>::from_queue(NonNull::new_unchecked(cmd)) };
+        match T::queuecommand(host, cmd) {
+            Ok(()) => 0,
+            Err(Refused { cmd, why }) => {
+                cmd.give_back();
+                match why {
+                    Busy::Host => bindings::scsi_qc_status_SCSI_MLQUEUE_HOST_BUSY,
+                    Busy::Device => bindings::scsi_qc_status_SCSI_MLQUEUE_DEVICE_BUSY,
+                    Busy::Target => bindings::scsi_qc_status_SCSI_MLQUEUE_TARGET_BUSY,
+                }
+            }
+        }
+    }
+
+    /// # Safety
+    ///
+    /// Called by the midlayer with a host of `T`.
+    unsafe extern "C" fn commit_rqs(shost: *mut bindings::Scsi_Host, hwq: u16) {
+        // SAFETY: The midlayer only calls this for added hosts.
+        T::commit_rqs(unsafe { Self::host(shost) }, hwq)
+    }
+
+    /// # Safety
+    ///
+    /// Called by the midlayer with a command of a host of `T` whose private area is
+    /// uninitialised and `cmd_size` bytes long.
+    unsafe extern "C" fn init_cmd_priv(
+        _shost: *mut bindings::Scsi_Host,
+        cmd: *mut bindings::scsi_cmnd,
+    ) -> c_int {
+        // SAFETY: The private area is `cmd_size` bytes, the size of `CmdPdu<T>`, and suitably
+        // aligned (checked in `CmdPdu::init`); nobody else uses it yet.
+        unsafe { CmdPdu::<T>::init(cmd) };
+        0
+    }
+
+    /// # Safety
+    ///
+    /// Called by the midlayer with a command whose PDU `init_cmd_priv` initialised, once.
+    unsafe extern "C" fn exit_cmd_priv(
+        _shost: *mut bindings::Scsi_Host,
+        cmd: *mut bindings::scsi_cmnd,
+    ) -> c_int {
+        // SAFETY: The PDU was initialised and is dropped once, here.
+        unsafe { CmdPdu::<T>::drop_in_place(cmd) };
+        0
+    }
+
+    /// # Safety
+    ///
+    /// Called by the error handler with a command of a host of `T` that it owns.
+    unsafe extern "C" fn eh_abort(cmd: *mut bindings::scsi_cmnd) -> c_int {
+        // SAFETY: The command is valid during the call; its host is a host of `T`.
+        let (host, cmd) = unsafe { EhCommand::<T>::from_raw(cmd) };
+        T::eh_abort(host, cmd).to_raw()
+    }
+
+    /// # Safety
+    ///
+    /// See [`Self::eh_abort`].
+    unsafe extern "C" fn eh_device_reset(cmd: *mut bindings::scsi_cmnd) -> c_int {
+        // SAFETY: As for `eh_abort`.
+        let (host, cmd) = unsafe { EhCommand::<T>::from_raw(cmd) };
+        T::eh_device_reset(host, cmd).to_raw()
+    }
+
+    /// # Safety
+    ///
+    /// See [`Self::eh_abort`].
+    unsafe extern "C" fn eh_target_reset(cmd: *mut bindings::scsi_cmnd) -> c_int {
+        // SAFETY: As for `eh_abort`.
+        let (host, cmd) = unsafe { EhCommand::<T>::from_raw(cmd) };
+        T::eh_target_reset(host, cmd).to_raw()
+    }
+
+    /// # Safety
+    ///
+    /// See [`Self::eh_abort`].
+    unsafe extern "C" fn eh_bus_reset(cmd: *mut bindings::scsi_cmnd) -> c_int {
+        // SAFETY: As for `eh_abort`.
+        let (host, cmd) = unsafe { EhCommand::<T>::from_raw(cmd) };
+        T::eh_bus_reset(host, cmd).to_raw()
+    }
+
+    /// # Safety
+    ///
+    /// See [`Self::eh_abort`].
+    unsafe extern "C" fn eh_host_reset(cmd: *mut bindings::scsi_cmnd) -> c_int {
+        // SAFETY: As for `eh_abort`.
+        let (host, cmd) = unsafe { EhCommand::<T>::from_raw(cmd) };
+        T::eh_host_reset(host, cmd).to_raw()
+    }
+
+    /// # Safety
+    ///
+    /// Called by the midlayer's timeout handler with a command of a host of `T`.
+    unsafe extern "C" fn eh_timed_out(cmd: *mut bindings::scsi_cmnd) -> bindings::scsi_timeout_action {
+        // SAFETY: As for `eh_abort`.
+        let (host, cmd) = unsafe { EhCommand::<T>::from_raw(cmd) };
+        match T::eh_timed_out(host, cmd) {
+            TimeoutAction::Done => bindings::scsi_timeout_action_SCSI_EH_DONE,
+            TimeoutAction::ResetTimer => bindings::scsi_timeout_action_SCSI_EH_RESET_TIMER,
+            TimeoutAction::NotHandled => bindings::scsi_timeout_action_SCSI_EH_NOT_HANDLED,
+        }
+    }
+
+    /// # Safety
+    ///
+    /// Called by the midlayer with a device of a host of `T`.
+    unsafe extern "C" fn sdev_init(sdev: *mut bindings::scsi_device) -> c_int {
+        // SAFETY: `sdev` and its host are valid during the call.
+        let (host, sdev) = unsafe { ScsiDevice::from_raw::<T>(sdev) };
+        from_result(|| T::sdev_init(host, sdev).map(|()| 0))
+    }
+
+    /// # Safety
+    ///
+    /// Called by the midlayer with a device of a host of `T`.
+    unsafe extern "C" fn sdev_configure(
+        sdev: *mut bindings::scsi_device,
+        _lim: *mut bindings::queue_limits,
+    ) -> c_int {
+        // SAFETY: `sdev` and its host are valid during the call.
+        let (host, sdev) = unsafe { ScsiDevice::from_raw::<T>(sdev) };
+        from_result(|| T::sdev_configure(host, sdev).map(|()| 0))
+    }
+
+    /// # Safety
+    ///
+    /// Called by the midlayer with a device of a host of `T`.
+    unsafe extern "C" fn sdev_destroy(sdev: *mut bindings::scsi_device) {
+        // SAFETY: `sdev` and its host are valid during the call.
+        let (host, sdev) = unsafe { ScsiDevice::from_raw::<T>(sdev) };
+        T::sdev_destroy(host, sdev)
+    }
+
+    /// # Safety
+    ///
+    /// Called by the midlayer with a device of a host of `T`.
+    unsafe extern "C" fn change_queue_depth(sdev: *mut bindings::scsi_device, depth: c_int) -> c_int {
+        // SAFETY: `sdev` and its host are valid during the call.
+        let (host, sdev) = unsafe { ScsiDevice::from_raw::<T>(sdev) };
+        let depth = T::change_queue_depth(host, sdev, u32::try_from(depth).unwrap_or(1));
+        c_int::try_from(depth).unwrap_or(c_int::MAX)
+    }
+
+    /// # Safety
+    ///
+    /// Called by the midlayer with a host of `T`.
+    unsafe extern "C" fn map_queues(shost: *mut bindings::Scsi_Host) {
+        // SAFETY: The midlayer only calls this for hosts being added or added.
+        T::map_queues(unsafe { Self::host(shost) })
+    }
+
+    /// # Safety
+    ///
+    /// Called by the midlayer with a host of `T`.
+    unsafe extern "C" fn mq_poll(shost: *mut bindings::Scsi_Host, queue: c_uint) -> c_int {
+        // SAFETY: The midlayer only polls added hosts.
+        let host = unsafe { Self::host(shost) };
+        let n = T::mq_poll(host, u16::try_from(queue).unwrap_or(u16::MAX));
+        c_int::try_from(n).unwrap_or(c_int::MAX)
+    }
+
+    /// # Safety
+    ///
+    /// `request_irq` calls this with the cookie `Registration::new` gave it: a `VectorCookie`
+    /// inside a live registration.
+    unsafe extern "C" fn interrupt(_irq: c_int, cookie: *mut c_void) -> bindings::irqreturn_t {
+        // SAFETY: The cookie is a `VectorCookie` kept alive until `free_irq` returns.
+        let v = unsafe { &*cookie.cast::<VectorCookie>() };
+        // SAFETY: The handler is freed before the host data is dropped.
+        let host = unsafe { Self::host(v.shost) };
+        match T::interrupt(host, v.vector) {
+            IrqReturn::None => bindings::irqreturn::IRQ_NONE,
+            IrqReturn::Handled => bindings::irqreturn::IRQ_HANDLED,
+        }
+    }
+}
+
+/// The cookie of one interrupt vector: which host, which vector.
+struct VectorCookie {
+    shost: *mut bindings::Scsi_Host,
+    vector: u16,
+    irq: u32,
+}
+
+/// The most interrupt vectors a host registers.
+pub const MAX_VECTORS: usize = 16;
+
+/// An added SCSI host, from `scsi_host_alloc()` to `scsi_host_put()`.
+///
+/// Created under a bound device; dropping it removes the host (`scsi_remove_host()`, which
+/// waits for the devices and their commands to go), frees the interrupt handlers, drops the
+/// host data and puts the last reference, in that order.
+///
+/// # Invariants
+///
+/// - `shost` was allocated from `T`'s template and added under the device of `'bound`.
+/// - Its private area holds an initialised [`HostData`] of `T` until `drop`.
+/// - `cookies[..nr_irqs]` are registered with `request_irq` for `shost`.
+#[pin_data(PinnedDrop)]
+pub struct Registration<'bound, T: HostOps> {
+    shost: NonNull<bindings::Scsi_Host>,
+    cookies: [VectorCookie; MAX_VECTORS],
+    nr_irqs: usize,
+    vectors: Option<pci::IrqVectorRegistration<'bound>>,
+    debugfs: Option<(debugfs::Dir, Pin<KBox<debugfs::File<HostRef<T>>>>)>,
+    #[pin]
+    _pin: PhantomPinned,
+    _p: PhantomData<(&'bound (), T)>,
+}
+
+/// A host as the data of its debugfs file.
+///
+/// # Invariants
+///
+/// `shost` is a host of `T` in use while the file exists: the [`Registration`] removes the file
+/// before it removes the host.
+struct HostRef<T: HostOps> {
+    shost: NonNull<bindings::Scsi_Host>,
+    _p: PhantomData<T>,
+}
+
+// SAFETY: Only a `&Host<T>` is made from it, which is `Sync`.
+unsafe impl<T: HostOps> Send for HostRef<T> {}
+// SAFETY: As above.
+unsafe impl<T: HostOps> Sync for HostRef<T> {}
+
+impl<T: HostOps> HostRef<T> {
+    fn host(&self) -> &Host<T> {
+        // SAFETY: By the type invariant the host is in use while the file, which holds `self`,
+        // exists.
+        unsafe { Host::from_raw(self.shost.as_ptr()) }
+    }
+}
+
+fn debugfs_show<T: HostOps>(h: &HostRef<T>, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+    T::debugfs_show(h.host(), f)
+}
+
+fn debugfs_write<T: HostOps>(h: &HostRef<T>, reader: &mut UserSliceReader) -> Result {
+    let mut buf = [0u8; 64];
+    let len = reader.len().min(buf.len());
+    reader.read_slice(&mut buf[..len])?;
+    T::debugfs_write(h.host(), &buf[..len])
+}
+
+// SAFETY: The registration only hands out `&Host<T>`, which is `Sync`; dropping it from
+// another thread runs the C teardown, which has no thread affinity.
+unsafe impl<T: HostOps> Send for Registration<'_, T> {}
+// SAFETY: `&Registration` only gives `&Host<T>`, which is `Sync`.
+unsafe impl<T: HostOps> Sync for Registration<'_, T> {}
+
+impl<'bound, T: HostOps> Registration<'bound, T>
+where
+    HostData<'bound, T>: Send + Sync,
+{
+    /// Allocates a host from `template`, initialises its data with `data`, applies `config`,
+    /// adds it under `dev` and installs a handler on every vector of `vectors` (none for a
+    /// polled host). The caller scans it afterwards with [`Registration::scan`].
+    ///
+    /// A failure at any step undoes the steps before it.
+    pub fn new(
+        template: &'static Template<T>,
+        dev: &'bound device::Device<device::Bound>,
+        config: HostConfig,
+        vectors: Option<pci::IrqVectorRegistration<'bound>>,
+        data: impl PinInit<HostData<'bound, T>, Error> + 'bound,
+    ) -> impl PinInit<Self, Error> + 'bound {
+        let _ = const { assert!(size_of::<VectorCookie>() > 0) };
+        try_pin_init!(&this in Self {
+            shost: {
+                // CAST: The private area must hold the host data.
+                let priv_size = size_of::<HostData<'bound, T>>() as c_int;
+                // SAFETY: `template` is a valid template for the lifetime of the module.
+                let shost = unsafe { bindings::scsi_host_alloc(template.as_ptr(), priv_size) };
+                let shost = NonNull::new(shost).ok_or(ENOMEM)?;
+                // SAFETY: The private area is `priv_size` bytes of the fresh host, aligned to at
+                // least `unsigned long` like the C drivers' data, and unused.
+                let slot = unsafe { bindings::shost_priv(shost.as_ptr()) }.cast::<HostData<'bound, T>>();
+                if !slot.is_aligned() {
+                    // SAFETY: `shost` is ours and not added.
+                    unsafe { bindings::scsi_host_put(shost.as_ptr()) };
+                    return Err(EINVAL);
+                }
+                // SAFETY: `slot` is valid, aligned and uninitialised memory of the right size.
+                if let Err(e) = unsafe { data.__init(slot) } {
+                    // SAFETY: `shost` is ours, not added, and its data was not initialised.
+                    unsafe { bindings::scsi_host_put(shost.as_ptr()) };
+                    return Err(e);
+                }
+                // SAFETY: `shost` is valid and not yet added, so its limits are ours to set.
+                unsafe { apply(shost.as_ptr(), &config) };
+                // SAFETY: `shost` is valid; `dev` is bound for `'bound`, which outlives the host.
+                let ret = unsafe { bindings::scsi_add_host(shost.as_ptr(), dev.as_raw()) };
+                if let Err(e) = to_result(ret) {
+                    // SAFETY: The data was initialised above and is dropped once; `shost` is
+                    // not added, so nothing else uses it.
+                    unsafe {
+                        core::ptr::drop_in_place(slot);
+                        bindings::scsi_host_put(shost.as_ptr());
+                    }
+                    return Err(e);
+                }
+                shost
+            },
+            cookies: [const { VectorCookie { shost: core::ptr::null_mut(), vector: 0, irq: 0 } }; MAX_VECTORS],
+            nr_irqs: 0,
+            vectors,
+            debugfs: None,
+            _pin: PhantomPinned,
+            _p: PhantomData,
+            _: {
+                // SAFETY: `this` is pinned and all fields are initialised.
+                let me = unsafe { &mut *this.as_ptr() };
+                if let Some(v) = &me.vectors {
+                    let n = v.len().min(MAX_VECTORS);
+                    for i in 0..n {
+                        let irq = crate::irq::IrqRequest::from(v.index(i)?).irq();
+                        me.cookies[i] = VectorCookie {
+                            shost: me.shost.as_ptr(),
+                            // CAST: `i` is below `MAX_VECTORS`.
+                            vector: i as u16,
+                            irq,
+                        };
+                        // SAFETY: `irq` is a vector of the device; the cookie lives in the
+                        // pinned registration until `free_irq` in `drop` (or below).
+                        let ret = unsafe {
+                            bindings::request_irq(
+                                irq,
+                                Some(Callbacks::<T>::interrupt),
+                                crate::irq::Flags::SHARED.into_inner(),
+                                T::NAME.as_char_ptr(),
+                                core::ptr::from_mut(&mut me.cookies[i]).cast::<c_void>(),
+                            )
+                        };
+                        if let Err(e) = to_result(ret) {
+                            // SAFETY: Undo what was done: the handlers registered so far, then
+                            // the host.
+                            unsafe { me.teardown() };
+                            return Err(e);
+                        }
+                        me.nr_irqs = i + 1;
+                    }
+                }
+                if T::HAS_DEBUGFS_SHOW {
+                    // Debugfs is best effort: a host works without it.
+                    let _ = me.create_debugfs();
+                }
+            },
+        })
+    }
+}
+
+impl<T: HostOps> Registration<'_, T> {
+    fn create_debugfs(&mut self) -> Result {
+        let name = CString::try_from_fmt(crate::macros::fmt!("{}-host{}", T::NAME.to_str()?, self.host().host_no()))?;
+        let dir = debugfs::Dir::new(&name);
+        let data = HostRef::<T> {
+            shost: self.shost,
+            _p: PhantomData,
+        };
+        let file = if T::HAS_DEBUGFS_WRITE {
+            KBox::pin_init(
+                dir.read_write_callback_file(c"state", data, &debugfs_show::<T>, &debugfs_write::<T>),
+                GFP_KERNEL,
+            )?
+        } else {
+            KBox::pin_init(dir.read_callback_file(c"state", data, &debugfs_show::<T>), GFP_KERNEL)?
+        };
+        self.debugfs = Some((dir, file));
+        Ok(())
+    }
+
+    /// The host.
+    pub fn host(&self) -> &Host<T> {
+        // SAFETY: By the type invariant the host is added and its data initialised while
+        // `self` lives.
+        unsafe { Host::from_raw(self.shost.as_ptr()) }
+    }
+
+    /// Scans the host for devices (`scsi_scan_host()`).
+    pub fn scan(&self) {
+        // SAFETY: By the type invariant the host is added.
+        unsafe { bindings::scsi_scan_host(self.shost.as_ptr()) }
+    }
+
+    /// Removes the host, frees the handlers, drops the data, puts the host.
+    ///
+    /// # Safety
+    ///
+    /// Called once, with the invariants holding; nothing uses the host afterwards.
+    unsafe fn teardown(&mut self) {
+        let shost = self.shost.as_ptr();
+        // The debugfs file reads the host data: remove it first.
+        self.debugfs = None;
+        // SAFETY: The host is added (invariant); removing it waits for its devices and their
+        // commands, which still need the interrupt handlers.
+        unsafe { bindings::scsi_remove_host(shost) };
+        for c in &mut self.cookies[..self.nr_irqs] {
+            // SAFETY: Registered in `new` with this cookie.
+            unsafe { bindings::free_irq(c.irq, core::ptr::from_mut(c).cast::<c_void>()) };
+        }
+        self.nr_irqs = 0;
+        // SAFETY: No entry point or handler can run any more; the data was initialised in
+        // `new` and is dropped once, here.
+        unsafe {
+            core::ptr::drop_in_place(bindings::shost_priv(shost).cast::<HostData<'_, T>>());
+            bindings::scsi_host_put(shost);
+        }
+    }
+}
+
+#[pinned_drop]
+impl<T: HostOps> PinnedDrop for Registration<'_, T> {
+    fn drop(self: Pin<&mut Self>) {
+        // SAFETY: `self` is not moved out of; teardown runs once, here.
+        unsafe { self.get_unchecked_mut().teardown() };
+    }
+}
+
+/// Applies `config` to a host that is not yet added.
+///
+/// # Safety
+///
+/// `shost` must be a valid host that is not yet added.
+unsafe fn apply(shost: *mut bindings::Scsi_Host, c: &HostConfig) {
+    // SAFETY: The caller's promise: nobody else looks at these fields yet.
+    let s = unsafe { &mut *shost };
+    s.can_queue = c_int::try_from(c.can_queue).unwrap_or(c_int::MAX);
+    s.cmd_per_lun = i16::try_from(c.cmd_per_lun).unwrap_or(i16::MAX);
+    s.sg_tablesize = c.sg_tablesize;
+    s.max_sectors = c.max_sectors;
+    s.max_segment_size = c.max_segment_size;
+    s.dma_boundary = c.dma_boundary.try_into().unwrap_or(c_ulong::MAX);
+    s.nr_hw_queues = u32::from(c.nr_hw_queues);
+    s.max_channel = c.max_channel;
+    s.max_id = c.max_id;
+    s.max_lun = c.max_lun;
+    s.max_cmd_len = c.max_cmd_len;
+    s.set_host_tagset(u32::from(c.host_tagset));
+}

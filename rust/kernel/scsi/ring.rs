@@ -1,0 +1,196 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! Index arithmetic for completion rings, and the context tags that tie a hardware completion
+//! to one submission of a command.
+//!
+//! C counterparts: the reply-queue loops of HBA drivers, such as `megasas_complete_cmd_dpc()` in
+//! [`drivers/scsi/megaraid/megaraid_sas_base.c`](srctree/drivers/scsi/megaraid/megaraid_sas_base.c),
+//! and `blk_mq_unique_tag()` in [`include/linux/blk-mq.h`](srctree/include/linux/blk-mq.h).
+//!
+//! A device that reports completions in a ring writes entries and moves a producer index; the
+//! driver reads from its consumer index up to the producer, wrapping at the ring's size, then
+//! publishes the new consumer. A producer outside the ring is nonsense from the device, and
+//! [`Ring::pending`] refuses it rather than reading out of bounds.
+//!
+//! A [`ContextTag`] is what a driver gives the device to identify a command: the block layer's
+//! tag plus a sequence number that changes with every submission of that tag. A completion
+//! that arrives after the command was aborted or reset, and its tag reused, carries an old
+//! sequence number and is ignored.
+//!
+//! This file needs only `core` and is tested on the host (`tools/hosttest`) and in the kernel
+//! (KUnit suite `rust_scsi_ring`).
+
+/// A ring of `size` entries, `size` at least 1.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Ring {
+    size: u32,
+}
+
+/// The device reported an index outside its ring.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct BadIndex(pub u32);
+
+impl Ring {
+    /// A ring of `size` entries; `None` for a size of zero.
+    pub const fn new(size: u32) -> Option<Self> {
+        if size == 0 {
+            None
+        } else {
+            Some(Self { size })
+        }
+    }
+
+    /// Entries in the ring.
+    pub const fn size(&self) -> u32 {
+        self.size
+    }
+
+    /// The index after `i`.
+    pub const fn next(&self, i: u32) -> u32 {
+        if i + 1 >= self.size {
+            0
+        } else {
+            i + 1
+        }
+    }
+
+    /// The entries from `consumer` (inclusive) to `producer` (exclusive), in order.
+    ///
+    /// # Errors
+    ///
+    /// [`BadIndex`] if either index is outside the ring.
+    pub fn pending(&self, consumer: u32, producer: u32) -> Result<Pending, BadIndex> {
+        if consumer >= self.size {
+            return Err(BadIndex(consumer));
+        }
+        if producer >= self.size {
+            return Err(BadIndex(producer));
+        }
+        Ok(Pending {
+            ring: *self,
+            at: consumer,
+            end: producer,
+        })
+    }
+
+    /// How many entries lie between `consumer` and `producer`.
+    pub const fn distance(&self, consumer: u32, producer: u32) -> u32 {
+        if producer >= consumer {
+            producer - consumer
+        } else {
+            self.size - consumer + producer
+        }
+    }
+}
+
+/// Iterator over pending ring indices; see [`Ring::pending`]. When it is exhausted, [`Pending::at`]
+/// is the new consumer index.
+#[derive(Clone, Debug)]
+pub struct Pending {
+    ring: Ring,
+    at: u32,
+    end: u32,
+}
+
+impl Pending {
+    /// The index the iterator has reached: after the loop, the consumer index to publish.
+    pub const fn at(&self) -> u32 {
+        self.at
+    }
+}
+
+impl Iterator for Pending {
+    type Item = u32;
+
+    fn next(&mut self) -> Option<u32> {
+        if self.at == self.end {
+            return None;
+        }
+        let i = self.at;
+        self.at = self.ring.next(i);
+        Some(i)
+    }
+}
+
+/// A command's identity as given to the device: tag in bits 15:0, sequence in bits 31:16.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ContextTag {
+    /// The block layer's tag (unique among commands in flight on one queue).
+    pub tag: u16,
+    /// Sequence number of this submission of the tag.
+    pub seq: u16,
+}
+
+impl ContextTag {
+    /// The 32-bit value a device echoes back.
+    pub const fn to_u32(self) -> u32 {
+        // CAST: widening `u16` to `u32`.
+        (self.seq as u32) << 16 | self.tag as u32
+    }
+
+    /// Decodes a value a device returned.
+    pub const fn from_u32(v: u32) -> Self {
+        // CAST: each half of a `u32` fits in a `u16`.
+        Self {
+            tag: (v & 0xffff) as u16,
+            seq: (v >> 16) as u16,
+        }
+    }
+}
+
+#[cfg(any(test, CONFIG_RUST_SCSI_KUNIT_TEST))]
+#[cfg_attr(not(test), ::kernel::macros::kunit_tests(rust_scsi_ring))]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn wraps_at_size() {
+        let r = Ring::new(4).unwrap();
+        assert_eq!(r.next(2), 3);
+        assert_eq!(r.next(3), 0);
+        let mut p = r.pending(3, 2).unwrap();
+        let mut seen = [0u32; 4];
+        let mut n = 0;
+        for i in p.by_ref() {
+            seen[n] = i;
+            n += 1;
+        }
+        assert_eq!(&seen[..n], &[3, 0, 1]);
+        assert_eq!(p.at(), 2);
+        assert_eq!(r.distance(3, 2), 3);
+        assert_eq!(r.distance(1, 1), 0);
+    }
+
+    #[test]
+    fn empty_and_full_size_one() {
+        let r = Ring::new(1).unwrap();
+        assert_eq!(r.next(0), 0);
+        assert_eq!(r.pending(0, 0).unwrap().count(), 0);
+        assert!(Ring::new(0).is_none());
+    }
+
+    #[test]
+    fn rejects_indices_outside_the_ring() {
+        let r = Ring::new(1000).unwrap();
+        assert_eq!(r.pending(0, 1000).err(), Some(BadIndex(1000)));
+        assert_eq!(r.pending(u32::MAX, 0).err(), Some(BadIndex(u32::MAX)));
+    }
+
+    #[test]
+    fn every_distance_matches_iteration() {
+        let r = Ring::new(7).unwrap();
+        for c in 0..7 {
+            for p in 0..7 {
+                assert_eq!(r.pending(c, p).unwrap().count(), r.distance(c, p) as usize);
+            }
+        }
+    }
+
+    #[test]
+    fn context_tag_round_trip() {
+        let c = ContextTag { tag: 0x1234, seq: 0xabcd };
+        assert_eq!(c.to_u32(), 0xabcd_1234);
+        assert_eq!(ContextTag::from_u32(0xabcd_1234), c);
+        assert_eq!(ContextTag::from_u32(7), ContextTag { tag: 7, seq: 0 });
+    }
+}

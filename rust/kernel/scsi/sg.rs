@@ -1,0 +1,406 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! The SG cursor: turns a command's DMA-mapped scatterlist into hardware descriptors.
+//!
+//! C counterparts: the loops every HBA driver writes over `scsi_for_each_sg()` (for example
+//! `megasas_make_sgl64()` in
+//! [`drivers/scsi/megaraid/megaraid_sas_base.c`](srctree/drivers/scsi/megaraid/megaraid_sas_base.c)
+//! and `virtscsi_add_cmd()`), and the block layer's segment limits in
+//! [`include/linux/blkdev.h`](srctree/include/linux/blkdev.h) (`max_segment_size`,
+//! `seg_boundary_mask`, `max_segments`).
+//!
+//! A cursor walks [`Segment`]s (bus address and length), splits each at the HBA's
+//! [`Limits::max_segment_size`] and at its DMA boundary, and writes each piece through a
+//! [`DescriptorWriter`] that knows the hardware's format (MFI 32-bit, 64-bit and IEEE SGEs,
+//! virtio descriptors; all little-endian). Descriptors fill the areas given to [`write`] in
+//! order: an area is the inline space in a frame, then chained or indirect space. When a list
+//! needs more descriptors than [`Limits::max_segments`] or the areas hold, [`write`] fails with
+//! [`CursorError::TooManySegments`]; the driver does not post what was written and copies the
+//! data through a bounce buffer instead, and counts it.
+//!
+//! The cursor keeps no state between calls, so any number of CPUs may use it at once.
+//!
+//! This file needs only `core` and is tested on the host (`tools/hosttest`, with property
+//! tests) and in the kernel (KUnit suite `rust_scsi_sg`).
+//!
+//! # Examples
+//!
+//! ```
+//! use kernel::scsi::sg::{self, DescriptorWriter, Limits, Segment};
+//!
+//! /// A 64-bit address and a 32-bit length, 12 bytes, little-endian.
+//! struct Sge64;
+//!
+//! impl DescriptorWriter for Sge64 {
+//!     const SIZE: usize = 12;
+//!     fn write(&self, out: &mut [u8], seg: Segment, _last: bool) {
+//!         out[0..8].copy_from_slice(&seg.addr.to_le_bytes());
+//!         out[8..12].copy_from_slice(&seg.len.to_le_bytes());
+//!     }
+//! }
+//!
+//! let limits = Limits { max_segment_size: 4096, boundary_mask: 0xffff_ffff, max_segments: 8 };
+//! let mut frame = [0u8; 96];
+//! // 6 KiB from 0x1000: two descriptors, split at the maximum segment size.
+//! let segs = [Segment { addr: 0x1000, len: 6144 }];
+//! let written = sg::write(segs.iter().copied(), &limits, &mut [&mut frame[..]], &Sge64)
+//!     .map_err(|_| EINVAL)?;
+//! assert_eq!(written.count, 2);
+//! assert_eq!(written.bytes, 6144);
+//! assert_eq!(&frame[12..20], &0x2000u64.to_le_bytes());
+//! # Ok::<(), Error>(())
+//! ```
+
+/// A DMA segment: a bus address and a length in bytes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Segment {
+    /// Bus address of the first byte.
+    pub addr: u64,
+    /// Length in bytes.
+    pub len: u32,
+}
+
+/// What one HBA's descriptors can describe.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Limits {
+    /// The longest segment one descriptor may hold (at least 1).
+    pub max_segment_size: u32,
+    /// No segment may cross an address that is a multiple of `boundary_mask + 1`
+    /// (`dma_boundary`; all ones for no boundary). Must be one less than a power of two.
+    pub boundary_mask: u64,
+    /// The most descriptors one command may use (`sg_tablesize`).
+    pub max_segments: usize,
+}
+
+impl Limits {
+    /// The length of the first piece of `seg` that respects these limits.
+    pub fn first_piece(&self, seg: Segment) -> u32 {
+        let len = seg.len.min(self.max_segment_size);
+        // Bytes from `addr` to the next boundary; saturates for a mask of all ones.
+        let room = (self.boundary_mask - (seg.addr & self.boundary_mask)).saturating_add(1);
+        // `room` below `len` fits in a `u32`; otherwise `len` is the answer.
+        u32::try_from(room).map_or(len, |room| len.min(room))
+    }
+}
+
+/// Iterator adapter that splits segments at [`Limits`]; see [`split`].
+#[derive(Clone, Debug)]
+pub struct Split<I> {
+    inner: I,
+    cur: Option<Segment>,
+    limits: Limits,
+}
+
+/// Splits `segments` so that none exceeds `limits.max_segment_size` or crosses the boundary.
+/// Zero-length segments are skipped.
+pub fn split<I: Iterator<Item = Segment>>(segments: I, limits: &Limits) -> Split<I> {
+    Split {
+        inner: segments,
+        cur: None,
+        limits: *limits,
+    }
+}
+
+impl<I: Iterator<Item = Segment>> Iterator for Split<I> {
+    type Item = Segment;
+
+    fn next(&mut self) -> Option<Segment> {
+        loop {
+            let seg = match self.cur.take() {
+                Some(s) => s,
+                None => self.inner.next()?,
+            };
+            if seg.len == 0 {
+                continue;
+            }
+            let len = self.limits.first_piece(seg);
+            if len < seg.len {
+                self.cur = Some(Segment {
+                    addr: seg.addr + u64::from(len),
+                    len: seg.len - len,
+                });
+            }
+            return Some(Segment {
+                addr: seg.addr,
+                len,
+            });
+        }
+    }
+}
+
+/// Writes one descriptor in a hardware format.
+pub trait DescriptorWriter {
+    /// Size of one descriptor in bytes.
+    const SIZE: usize;
+
+    /// Writes `seg` into `out`, which is exactly [`Self::SIZE`] bytes. `last` is true for the
+    /// final descriptor of the list.
+    fn write(&self, out: &mut [u8], seg: Segment, last: bool);
+}
+
+/// What [`write`] wrote.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Written {
+    /// Descriptors written, over all areas.
+    pub count: usize,
+    /// Descriptors written in each of the first areas (the rest wrote none).
+    pub per_area: [usize; MAX_AREAS],
+    /// Bytes described.
+    pub bytes: u64,
+}
+
+/// The most areas one [`write`] fills.
+pub const MAX_AREAS: usize = 4;
+
+/// Why a list could not be written.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CursorError {
+    /// The list needs more descriptors than the limits or the areas allow: bounce it.
+    TooManySegments,
+    /// More areas than [`MAX_AREAS`] were given.
+    TooManyAreas,
+}
+
+/// Writes `segments`, split at `limits`, through `writer` into `areas` in order.
+///
+/// Each area holds `area.len() / W::SIZE` descriptors. One pass, no allocation.
+///
+/// # Errors
+///
+/// [`CursorError::TooManySegments`] when the split list needs more than
+/// `limits.max_segments` descriptors or more than the areas hold. The areas then hold a
+/// partial list, which the driver must not post: it bounces the command instead.
+pub fn write<I, W>(
+    segments: I,
+    limits: &Limits,
+    areas: &mut [&mut [u8]],
+    writer: &W,
+) -> Result<Written, CursorError>
+where
+    I: Iterator<Item = Segment>,
+    W: DescriptorWriter,
+{
+    if areas.len() > MAX_AREAS {
+        return Err(CursorError::TooManyAreas);
+    }
+    let mut written = Written {
+        count: 0,
+        per_area: [0; MAX_AREAS],
+        bytes: 0,
+    };
+    let mut area = 0;
+    let mut slot = 0;
+    let mut pieces = split(segments, limits).peekable();
+    while let Some(seg) = pieces.next() {
+        if written.count == limits.max_segments {
+            return Err(CursorError::TooManySegments);
+        }
+        while (slot + 1) * W::SIZE > areas[area].len() {
+            area += 1;
+            slot = 0;
+            if area == areas.len() {
+                return Err(CursorError::TooManySegments);
+            }
+        }
+        let out = &mut areas[area][slot * W::SIZE..(slot + 1) * W::SIZE];
+        writer.write(out, seg, pieces.peek().is_none());
+        written.count += 1;
+        written.per_area[area] += 1;
+        written.bytes += u64::from(seg.len);
+        slot += 1;
+    }
+    Ok(written)
+}
+
+#[cfg(any(test, CONFIG_RUST_SCSI_KUNIT_TEST))]
+#[cfg_attr(not(test), ::kernel::macros::kunit_tests(rust_scsi_sg))]
+mod tests {
+    use super::*;
+
+    /// Records segments as 12-byte little-endian descriptors, marking the last in byte 11's
+    /// top bit (lengths in tests stay below 2^31).
+    struct Rec;
+
+    impl DescriptorWriter for Rec {
+        const SIZE: usize = 12;
+        fn write(&self, out: &mut [u8], seg: Segment, last: bool) {
+            out[0..8].copy_from_slice(&seg.addr.to_le_bytes());
+            let len = seg.len | if last { 0x8000_0000 } else { 0 };
+            out[8..12].copy_from_slice(&len.to_le_bytes());
+        }
+    }
+
+    fn read(area: &[u8], n: usize) -> ([Segment; 64], usize, bool) {
+        let mut out = [Segment { addr: 0, len: 0 }; 64];
+        let mut last = false;
+        for (i, o) in out.iter_mut().enumerate().take(n) {
+            let d = &area[i * 12..(i + 1) * 12];
+            let mut a = [0u8; 8];
+            a.copy_from_slice(&d[0..8]);
+            let l = u32::from_le_bytes([d[8], d[9], d[10], d[11]]);
+            last = l & 0x8000_0000 != 0;
+            *o = Segment {
+                addr: u64::from_le_bytes(a),
+                len: l & 0x7fff_ffff,
+            };
+        }
+        (out, n, last)
+    }
+
+    /// A small deterministic generator (xorshift64*), the same on the host and in the kernel.
+    struct Rng(u64);
+
+    impl Rng {
+        fn next(&mut self) -> u64 {
+            self.0 ^= self.0 >> 12;
+            self.0 ^= self.0 << 25;
+            self.0 ^= self.0 >> 27;
+            self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
+        }
+        fn below(&mut self, n: u64) -> u64 {
+            self.next() % n
+        }
+    }
+
+    #[test]
+    fn splits_at_size_and_boundary() {
+        let l = Limits {
+            max_segment_size: 0x1000,
+            boundary_mask: 0xffff,
+            max_segments: 16,
+        };
+        let segs = [Segment {
+            addr: 0xf800,
+            len: 0x2000,
+        }];
+        let mut pieces = [Segment { addr: 0, len: 0 }; 4];
+        let mut n = 0;
+        for (i, p) in split(segs.iter().copied(), &l).enumerate() {
+            pieces[i] = p;
+            n += 1;
+        }
+        assert_eq!(n, 3);
+        assert_eq!(pieces[0], Segment { addr: 0xf800, len: 0x800 });
+        assert_eq!(pieces[1], Segment { addr: 0x10000, len: 0x1000 });
+        assert_eq!(pieces[2], Segment { addr: 0x11000, len: 0x800 });
+    }
+
+    #[test]
+    fn no_boundary_and_zero_lengths() {
+        let l = Limits {
+            max_segment_size: u32::MAX,
+            boundary_mask: u64::MAX,
+            max_segments: 4,
+        };
+        let segs = [
+            Segment { addr: u64::MAX - 0xfff, len: 0x1000 },
+            Segment { addr: 0x5000, len: 0 },
+        ];
+        assert_eq!(split(segs.iter().copied(), &l).count(), 1);
+    }
+
+    #[test]
+    fn too_many_is_refused() {
+        let l = Limits {
+            max_segment_size: 512,
+            boundary_mask: u64::MAX,
+            max_segments: 3,
+        };
+        let mut area = [0x55u8; 36];
+        let segs = [Segment { addr: 0, len: 2048 }];
+        let r = write(segs.iter().copied(), &l, &mut [&mut area[..]], &Rec);
+        assert_eq!(r, Err(CursorError::TooManySegments));
+        // Limited by the area rather than max_segments.
+        let l = Limits { max_segments: 100, ..l };
+        let r = write(segs.iter().copied(), &l, &mut [&mut area[..]], &Rec);
+        assert_eq!(r, Err(CursorError::TooManySegments));
+    }
+
+    #[test]
+    fn spills_into_the_next_area() {
+        let l = Limits {
+            max_segment_size: 0x1000,
+            boundary_mask: u64::MAX,
+            max_segments: 8,
+        };
+        // The inline area holds two descriptors (and a spare 4 bytes); the chain holds four.
+        let mut inline = [0u8; 28];
+        let mut chain = [0u8; 48];
+        let segs = [Segment { addr: 0x10_0000, len: 0x5000 }];
+        let w = write(
+            segs.iter().copied(),
+            &l,
+            &mut [&mut inline[..], &mut chain[..]],
+            &Rec,
+        )
+        .unwrap();
+        assert_eq!(w.count, 5);
+        assert_eq!(&w.per_area[..2], &[2, 3]);
+        let (a, _, last_a) = read(&inline, 2);
+        let (b, _, last_b) = read(&chain, 3);
+        assert!(!last_a && last_b);
+        assert_eq!(a[1].addr, 0x10_1000);
+        assert_eq!(b[0].addr, 0x10_2000);
+        assert_eq!(b[2], Segment { addr: 0x10_4000, len: 0x1000 });
+    }
+
+    /// Property: over random lists and limits, every input byte appears once and in order,
+    /// no piece exceeds the maximum or crosses the boundary, and the count respects the limit
+    /// or the call fails (the bounce path).
+    #[test]
+    fn property_every_byte_once_in_order() {
+        let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
+        for _ in 0..300 {
+            let l = Limits {
+                max_segment_size: 1 + rng.below(0x3000) as u32,
+                boundary_mask: (1u64 << (9 + rng.below(8))) - 1,
+                max_segments: 1 + rng.below(40) as usize,
+            };
+            let n = 1 + rng.below(8) as usize;
+            let mut segs = [Segment { addr: 0, len: 0 }; 8];
+            let mut addr = rng.below(1 << 20);
+            for s in segs.iter_mut().take(n) {
+                // Gaps between segments, as a scatterlist over scattered pages has.
+                addr += rng.below(0x4000);
+                *s = Segment {
+                    addr,
+                    len: rng.below(0x6000) as u32,
+                };
+                addr += u64::from(s.len);
+            }
+            let input = &segs[..n];
+            let total: u64 = input.iter().map(|s| u64::from(s.len)).sum();
+            let mut area = [0u8; 12 * 64];
+            let expected = split(input.iter().copied(), &l).count();
+            match write(input.iter().copied(), &l, &mut [&mut area[..]], &Rec) {
+                Err(e) => {
+                    assert_eq!(e, CursorError::TooManySegments);
+                    assert!(expected > l.max_segments.min(64));
+                }
+                Ok(w) => {
+                    assert!(w.count <= l.max_segments);
+                    assert_eq!(w.count, expected);
+                    assert_eq!(w.bytes, total);
+                    let (out, cnt, last) = read(&area, w.count);
+                    assert!(cnt == 0 || last);
+                    // Walk the input byte ranges alongside the output pieces.
+                    let mut i = 0;
+                    let mut off = 0u64;
+                    for p in &out[..cnt] {
+                        while u64::from(input[i].len) == off {
+                            i += 1;
+                            off = 0;
+                        }
+                        assert_eq!(p.addr, input[i].addr + off);
+                        assert!(p.len >= 1 && p.len <= l.max_segment_size);
+                        assert!(off + u64::from(p.len) <= u64::from(input[i].len));
+                        let first = p.addr & !l.boundary_mask;
+                        let lastb = (p.addr + u64::from(p.len) - 1) & !l.boundary_mask;
+                        assert_eq!(first, lastb);
+                        off += u64::from(p.len);
+                    }
+                }
+            }
+        }
+    }
+}
