@@ -7,6 +7,7 @@ log (see judge.py).
 """
 
 import dataclasses
+import os
 
 from . import qemu_model
 from .vm import Disk, Hba, assign, corrupt
@@ -95,6 +96,27 @@ def rmegasas_disks(name, jbod):
                description=f"rmegasas in {mode} mode: 1 and 8 disks, >2 TiB, 4 KiB blocks")
 
 
+def rmegasas_integrity():
+    return Run("rmegasas-integrity", "integrity",
+               [Hba("megasas-gen2", disks=_disks("128M"))], {"RSCSI_MODULES": "rmegasas"},
+               description="rmegasas: 512 B-1 MiB, iodepth 1 and 64, unaligned buffers, SG_IO")
+
+
+def rmegasas_robust():
+    return Run("rmegasas-robust", "robust",
+               [Hba("megasas", disks=_disks("64M"))], {"RSCSI_MODULES": "rmegasas"},
+               timeout=1200,
+               description="rmegasas: resets under load, unbind/bind and reload under load")
+
+
+def rmegasas_errors():
+    rules = os.path.join(os.path.dirname(os.path.abspath(__file__)), "blkdebug-errors.conf")
+    disk = Disk.parse(f"64M,blkdebug={rules},rerror=report,werror=report")
+    return Run("rmegasas-errors", "errors",
+               [Hba("megasas", disks=[disk])], {"RSCSI_MODULES": "rmegasas"},
+               description="rmegasas: injected read/write errors reach userspace with sense")
+
+
 def rmegasas_probe(name, opts):
     hbas = [Hba("megasas", opts=dict(opts)), Hba("megasas-gen2", opts=dict(opts))]
     return Run(name, "probe", hbas, {"RSCSI_DRIVER": "rmegasas"},
@@ -110,6 +132,9 @@ def check_runs():
         rmegasas_probe("rmegasas-probe-small", {"max_cmds": "64", "max_sge": "40"}),
         rmegasas_disks("rmegasas-raid", jbod=False),
         rmegasas_disks("rmegasas-jbod", jbod=True),
+        rmegasas_integrity(),
+        rmegasas_errors(),
+        rmegasas_robust(),
     ]
     for r in runs:
         r.settings.setdefault("RSCSI_DISKS", disk_table(r.hbas))

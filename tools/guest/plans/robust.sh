@@ -1,0 +1,118 @@
+# SPDX-License-Identifier: GPL-2.0
+#
+# Plan "robust": a driver under load through resets, unbinds and reloads, on the first disk of
+# the first HBA.
+#
+#   - Device resets and host resets (sg_reset -d, -H) while a verified fio job runs: the job
+#     must finish without a single error (no I/O is lost; commands the reset took back are
+#     retried) and the driver's reset counters must move.
+#   - Unbind/bind through sysfs three times while fio runs (fio's I/O errors while the disk is
+#     gone are expected); afterwards the disk is back and a verified job passes.
+#   - rmmod while fio holds the disk: refused (the open disk pins the module) and I/O goes on;
+#     after fio stops, rmmod and modprobe bring the disk back; three times, then a verified job.
+#
+# Settings (run.conf): RSCSI_MODULES (one module), RSCSI_FIO_MB (default 16).
+
+plan_tests=8
+
+# load_job SD SECONDS: a verified job that runs for a while.
+load_job() {
+	fio --name=load --filename="/dev/$1" --direct=1 --ioengine=libaio --iodepth=32 \
+		--rw=randwrite --bsrange=4k-128k --verify=crc32c --verify_fatal=1 --do_verify=1 \
+		--verify_backlog=64 --randseed=7 --size="${RSCSI_FIO_MB:-16}M" --time_based \
+		--runtime="$2" --output=/tmp/load.out
+}
+
+# load_bg SD SECONDS: load_job in the background, with pid set to fio's own pid (exec), so
+# that killing it closes the disk.
+load_bg() {
+	(exec fio --name=load --filename="/dev/$1" --direct=1 --ioengine=libaio --iodepth=32 \
+		--rw=randwrite --bsrange=4k-128k --verify=crc32c --verify_fatal=1 --do_verify=1 \
+		--verify_backlog=64 --randseed=7 --size="${RSCSI_FIO_MB:-16}M" --time_based \
+		--runtime="$2" --output=/tmp/load.out) >/dev/null 2>&1 &
+	pid=$!
+}
+
+# the_disk: sets sd and sg for the first expected disk.
+the_disk() {
+	read -r h kind pci id lun size bs </tmp/disks
+	sd=$(find_disk "$pci" "$id" "$lun")
+	sg=$(sg_of "$sd")
+}
+
+# resets_under_load: fio in the background, resets in the foreground.
+resets_under_load() {
+	load_bg "$sd" 40
+	sleep 5
+	for i in 1 2 3; do
+		sg_reset -d "/dev/$sg" || echo "device reset $i: sg_reset failed"
+		sleep 3
+		sg_reset -H "/dev/$sg" || echo "host reset $i: sg_reset failed"
+		sleep 3
+	done
+	wait $pid
+	_rc=$?
+	tail -n 5 /tmp/load.out
+	grep -E "err=|errors" /tmp/load.out | head -n 5
+	return $_rc
+}
+
+# rebind: three unbinds and binds through sysfs while fio runs.
+rebind() {
+	load_bg "$sd" 60
+	for i in 1 2 3; do
+		sleep 3
+		echo "$pci" >"/sys/bus/pci/drivers/$mod/unbind" || return 1
+		echo "$pci" >"/sys/bus/pci/drivers/$mod/bind" || return 1
+		wait_disks 60 "$mod" || return 1
+		echo "round $i: disk back as $(find_disk "$pci" "$id" "$lun")"
+	done
+	kill "$pid" 2>/dev/null
+	wait "$pid" 2>/dev/null
+	return 0
+}
+
+# reload: three times, rmmod while fio holds the disk must be refused (the disk pins the
+# module) with I/O going on; once fio stops, rmmod and modprobe bring the disk back.
+reload() {
+	for i in 1 2 3; do
+		the_disk
+		load_bg "$sd" 60
+		sleep 3
+		if rmmod "$mod" 2>/tmp/rmmod.err; then
+			echo "round $i: rmmod succeeded while the disk was open"
+			return 1
+		fi
+		echo "round $i: rmmod refused while in use: $(cat /tmp/rmmod.err)"
+		kill -0 "$pid" || { echo "fio died while rmmod was refused"; return 1; }
+		kill "$pid" 2>/dev/null
+		wait "$pid" 2>/dev/null
+		rmmod "$mod" || return 1
+		modprobe "$mod" || return 1
+		wait_disks 60 "$mod" || return 1
+		echo "round $i: disk back as $(find_disk "$pci" "$id" "$lun")"
+	done
+	return 0
+}
+
+plan_main() {
+	mod=$RSCSI_MODULES
+	check "$mod: load" modprobe "$mod"
+	rscsi_disks "$mod" | head -n 1 >/tmp/disks
+	wait_disks 60 "$mod"
+	the_disk
+	state=$(host_state "$mod" "$pci")
+	check "$mod: device and host resets under load lose no I/O" resets_under_load
+	check "$mod: reset counters moved" sh -c "
+		sed -n 's/^\(device_resets\|host_resets\|late_completions\): /\1 /p' $state
+		grep -q '^host_resets: [1-9]' $state && grep -q '^device_resets: [1-9]' $state"
+	check "$mod: unbind/bind x3 under load" rebind
+	the_disk
+	check "$mod: verified I/O after rebinding" load_job "$sd" 5
+	check "$mod: rmmod refused under load, then reload, x3" reload
+	the_disk
+	check "$mod: verified I/O after reloading" load_job "$sd" 5
+	state=$(host_state "$mod" "$pci")
+	[ -f "$state" ] && sed 's/^/# /' "$state"
+	check "$mod: unload" rmmod "$mod"
+}
