@@ -6,6 +6,7 @@
 #                  load the drivers and show what they found
 #   make check     every test: host tests, the debug kernel and modules, every guest plan
 #   make shell     the main job's VM with an interactive shell (poweroff -f to leave)
+#   make bench     C megaraid_sas vs rmegasas, side by side, on the perf kernel
 #   make modules   build the out-of-tree modules against the debug kernel
 #   make kernel    build a kernel flavour (FLAVOUR=debug|perf)
 #   make hosttest  only the host tests (harness and pure Rust logic)
@@ -16,7 +17,7 @@
 FLAVOUR ?= debug
 HARNESS := tools/harness
 
-.PHONY: run check shell modules kernel hosttest setup
+.PHONY: run check shell bench modules kernel hosttest setup
 run:
 	$(HARNESS) run --flavour $(FLAVOUR)
 
@@ -25,6 +26,9 @@ check:
 
 shell:
 	$(HARNESS) shell --flavour $(FLAVOUR)
+
+bench:
+	$(HARNESS) bench
 
 setup:
 	tools/setup.sh

@@ -18,7 +18,7 @@ import subprocess
 import sys
 import time
 
-from . import initramfs, judge, suite
+from . import bench, initramfs, judge, suite
 from .paths import CACHE, TOP
 from .vm import Vm
 
@@ -179,18 +179,21 @@ def cmd_check(args):
     return 0 if failed == 0 and all(ok for ok, _, _ in lines) else 1
 
 
-def cmd_run(args):
-    kernel, parts = prepare(args.flavour)
-    outdir = run_dir()
-    run = suite.demo_run()
-    with Stage("boot and show"):
-        res, _ = boot(run, kernel, parts, outdir, echo=True)
+def run_echoed(run, flavour, stage, trace=None):
+    """Boots one run with the console echoed, judges it and prints the verdict."""
+    kernel, parts = prepare(flavour)
+    with Stage(stage):
+        res, _ = boot(run, kernel, parts, run_dir(), echo=True, trace=trace)
     ok, p, f, v = judge_run(run, res)
     print(f"# log: {res.log_path}")
     if not ok:
         print(v.summary())
     print(f"{p} passed, {f} failed")
     return 0 if ok else 1
+
+
+def cmd_run(args):
+    return run_echoed(suite.demo_run(), args.flavour, "boot and show")
 
 
 def _custom(args, plan):
@@ -213,15 +216,32 @@ def cmd_shell(args):
 
 
 def cmd_plan(args):
-    kernel, parts = prepare(args.flavour)
-    run = _custom(args, args.plan)
-    res, _ = boot(run, kernel, parts, run_dir(), echo=True, trace=args.trace)
-    ok, p, f, v = judge_run(run, res)
+    return run_echoed(_custom(args, args.plan), args.flavour, f"plan {args.plan}", args.trace)
+
+
+def cmd_bench(args):
+    """Boots the perf kernel with one controller and a null-co disk, runs the same fio jobs
+    through the C driver and ours, alternating, and prints the side-by-side table."""
+    kernel, parts = prepare("perf")
+    outdir = run_dir()
+    run = suite.bench_run(args.hba, args.c_driver, args.rust_driver, args.rounds, args.seconds)
+    with Stage("benchmark"):
+        res, _ = boot(run, kernel, parts, outdir, echo=args.verbose)
+    v = judge.judge(res.lines, run.plan, res.timed_out)
+    samples = bench.parse(res.lines)
+    table, ratios = bench.summarise(samples, args.rust_driver, args.c_driver)
+    print(f"# {args.hba} with a null-co disk, perf kernel, TCG, {args.rounds} rounds of "
+          f"{args.seconds} s per job, drivers alternating; medians over rounds")
+    for line in table:
+        print(line)
+    if ratios:
+        worst = min(min(r.values()) for _, r in ratios)
+        print(f"# lowest Rust/C ratio: {worst:.2f} (goal: at least 1.05)")
     print(f"# log: {res.log_path}")
-    if not ok:
+    if not v.ok:
         print(v.summary())
-    print(f"{p} passed, {f} failed")
-    return 0 if ok else 1
+        return 1
+    return 0
 
 
 def cmd_list(_args):
@@ -262,6 +282,14 @@ def main(argv=None):
             p.add_argument("--trace", help="QEMU trace events, e.g. 'megasas_*'")
             p.add_argument("--timeout", type=int, default=900)
         p.set_defaults(func=func)
+    b = sub.add_parser("bench", help="C driver vs ours, side by side, on the perf kernel")
+    b.add_argument("--hba", default="megasas", help="QEMU HBA model (default megasas)")
+    b.add_argument("--c-driver", default="megaraid_sas", help="the C module (group)")
+    b.add_argument("--rust-driver", default="rmegasas", help="our module (group)")
+    b.add_argument("--rounds", type=int, default=3)
+    b.add_argument("--seconds", type=int, default=10, help="per job")
+    b.add_argument("-v", "--verbose", action="store_true")
+    b.set_defaults(func=cmd_bench)
     lst = sub.add_parser("list", help="list the guest runs of check")
     lst.set_defaults(func=cmd_list)
     args = ap.parse_args(argv)

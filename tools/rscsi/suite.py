@@ -102,6 +102,14 @@ def rmegasas_integrity():
                description="rmegasas: 512 B-1 MiB, iodepth 1 and 64, unaligned buffers, SG_IO")
 
 
+def rmegasas_bounce():
+    return Run("rmegasas-bounce", "integrity",
+               [Hba("megasas", disks=_disks("128M"))],
+               {"RSCSI_MODULES": "rmegasas", "RSCSI_MODPARAMS": "sge_limit=4",
+                "RSCSI_EXPECT_BOUNCE": "1"},
+               description="rmegasas sge_limit=4: lists over 4 elements through the bounce buffer")
+
+
 def rmegasas_robust():
     return Run("rmegasas-robust", "robust",
                [Hba("megasas", disks=_disks("64M"))], {"RSCSI_MODULES": "rmegasas"},
@@ -133,6 +141,7 @@ def check_runs():
         rmegasas_disks("rmegasas-raid", jbod=False),
         rmegasas_disks("rmegasas-jbod", jbod=True),
         rmegasas_integrity(),
+        rmegasas_bounce(),
         rmegasas_errors(),
         rmegasas_robust(),
     ]
@@ -150,6 +159,21 @@ def demo_run():
         Hba("virtio-scsi-pci", disks=_disks("256M", "1G,null")),
     ]
     run = Run("demo", "demo", hbas, {"RSCSI_MODULES": "rmegasas virtio_pci+virtio_scsi"})
+    run.settings["RSCSI_DISKS"] = disk_table(hbas)
+    run.settings["RSCSI_HBAS"] = hba_table(hbas)
+    return run
+
+
+def bench_run(model, c_driver, rust_driver, rounds, seconds):
+    """One controller with a null-co disk; the drivers alternate, C first in each round."""
+    hbas = [Hba.parse(model)]
+    hbas[0].disks = _disks("8G,null")
+    jobs = 4 * (rounds * 2)
+    run = Run("bench", "bench", hbas, {
+        "RSCSI_MODULES": f"{c_driver} {rust_driver}",
+        "RSCSI_BENCH_ROUNDS": str(rounds),
+        "RSCSI_BENCH_SECONDS": str(seconds),
+    }, timeout=300 + jobs * (seconds + 15))
     run.settings["RSCSI_DISKS"] = disk_table(hbas)
     run.settings["RSCSI_HBAS"] = hba_table(hbas)
     return run

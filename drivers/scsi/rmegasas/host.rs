@@ -62,24 +62,13 @@ pub(crate) fn template() -> &'static kernel::scsi::Template<Rmegasas> {
 /// How long a device reset waits for the device's commands to drain.
 const DEVICE_RESET_DRAIN: Delta = Delta::from_secs(30);
 
-/// Writes the SG list of `cmd` in the controller's format at `sgl` in its frame.
+/// Writes `segs` as an SG list in the controller's format at `sgl` in a frame.
 fn write_sgl(
     mfi: &Mfi<'_>,
-    cmd: &Command<Rmegasas>,
+    segs: impl Iterator<Item = sg::Segment>,
     sgl: &mut [u8],
 ) -> Result<sg::Written, sg::CursorError> {
     let areas = &mut [sgl];
-    match mfi.sge {
-        SgeFormat::Ieee => sg::write(cmd.segments(), &mfi.sg_limits, areas, &frame::SgeIeee),
-        SgeFormat::Sge64 => sg::write(cmd.segments(), &mfi.sg_limits, areas, &frame::Sge64),
-        SgeFormat::Sge32 => sg::write(cmd.segments(), &mfi.sg_limits, areas, &frame::Sge32),
-    }
-}
-
-/// Writes one SG element in the controller's format.
-fn write_sgl_one(mfi: &Mfi<'_>, seg: sg::Segment, sgl: &mut [u8]) -> Result<sg::Written, sg::CursorError> {
-    let areas = &mut [sgl];
-    let segs = core::iter::once(seg);
     match mfi.sge {
         SgeFormat::Ieee => sg::write(segs, &mfi.sg_limits, areas, &frame::SgeIeee),
         SgeFormat::Sge64 => sg::write(segs, &mfi.sg_limits, areas, &frame::Sge64),
@@ -95,8 +84,9 @@ fn complete_with_sense(mut cmd: Command<Rmegasas>, key: sense::SenseKey, asc: u8
 }
 
 /// Fills the frame of `cmd` and returns its length in bytes, or `None` when the SG list does
-/// not fit (the command is then bounced or failed by the caller).
-fn build_frame(mfi: &Mfi<'_>, cmd: &mut Command<Rmegasas>) -> Option<usize> {
+/// not fit (the caller then bounces the command). With `bounce`, the frame describes that one
+/// segment (the bounce buffer) instead of the command's list.
+fn build_frame(mfi: &Mfi<'_>, cmd: &mut Command<Rmegasas>, bounce: Option<sg::Segment>) -> Option<usize> {
     let ctx = cmd.next_context();
     let (slot, cmd) = mfi.pool.slot(cmd)?;
     let dev = cmd.device();
@@ -113,7 +103,10 @@ fn build_frame(mfi: &Mfi<'_>, cmd: &mut Command<Rmegasas>) -> Option<usize> {
         None
     };
     let sgl = if rw.is_some() { frame::IO_SGL } else { frame::PTHRU_SGL };
-    let mut written = write_sgl(mfi, cmd, &mut slot.cmd[sgl..]).ok()?;
+    let mut written = match bounce {
+        Some(seg) => write_sgl(mfi, core::iter::once(seg), &mut slot.cmd[sgl..]).ok()?,
+        None => write_sgl(mfi, cmd.segments(), &mut slot.cmd[sgl..]).ok()?,
+    };
     if written.count == 0 {
         // QEMU fails a frame without SG elements (TARGET FAILURE sense), so a command without
         // data (TEST UNIT READY, SYNCHRONIZE CACHE) gets one pointing at its sense buffer, with
@@ -123,7 +116,7 @@ fn build_frame(mfi: &Mfi<'_>, cmd: &mut Command<Rmegasas>) -> Option<usize> {
             // CAST: the sense buffer is 96 bytes.
             len: SENSE_BUFFERSIZE as u32,
         };
-        written = write_sgl_one(mfi, seg, &mut slot.cmd[sgl..]).ok()?;
+        written = write_sgl(mfi, core::iter::once(seg), &mut slot.cmd[sgl..]).ok()?;
     }
     let mut h = Header {
         cmd: if mfi.jbod { MfiCmd::PdScsiIo } else { MfiCmd::LdScsiIo },
@@ -186,6 +179,12 @@ fn complete_ctx(host: &Host<Rmegasas>, mfi: &Mfi<'_>, ctx: kernel::scsi::ring::C
         buf.fill(0);
         buf[..n].copy_from_slice(&sense[..n]);
     }
+    if let Some((buf, cmd)) = mfi.bounce.owned(&mut cmd) {
+        if cmd.direction() == DataDirection::FromDevice && host_byte == HostByte::Ok {
+            cmd.copy_from_buffer(buf);
+        }
+    }
+    mfi.bounce.release(cmd.tag());
     // The firmware does not report residuals; a short transfer shows as an error.
     cmd.complete_with(host_byte, status);
 }
@@ -216,12 +215,35 @@ impl HostOps for Rmegasas {
             Stats::inc(&mfi.stats.busy);
             return Err(Refused::host_busy(cmd));
         }
-        let Some(frame_bytes) = build_frame(&mfi, &mut cmd) else {
-            // More segments than the frame holds: the block layer respects `sg_tablesize`, so
-            // only a list split further by the DMA boundary gets here.
-            Stats::inc(&mfi.stats.bounced);
-            cmd.complete_with(HostByte::Error, ScsiStatus::GOOD);
-            return Ok(());
+        let frame_bytes = match build_frame(&mfi, &mut cmd, None) {
+            Some(n) => n,
+            None => {
+                // More segments than a frame may describe: copy the data through the bounce
+                // buffer, described by one element. One command at a time holds it.
+                let seg = match mfi.bounce.claim(&mut cmd) {
+                    Some((buf, dma, c)) => {
+                        if c.direction() == DataDirection::ToDevice {
+                            c.copy_to_buffer(buf);
+                        }
+                        sg::Segment {
+                            addr: dma,
+                            len: c.transfer_len(),
+                        }
+                    }
+                    None => {
+                        Stats::inc(&mfi.stats.busy);
+                        return Err(Refused::host_busy(cmd));
+                    }
+                };
+                match build_frame(&mfi, &mut cmd, Some(seg)) {
+                    Some(n) => n,
+                    None => {
+                        mfi.bounce.release(cmd.tag());
+                        cmd.complete_with(HostByte::Error, ScsiStatus::GOOD);
+                        return Ok(());
+                    }
+                }
+            }
         };
         Stats::inc(&mfi.stats.submitted);
         let _ctx = cmd.into_hardware();
@@ -261,7 +283,9 @@ impl HostOps for Rmegasas {
             Ok(MfiStatus::OK) => {
                 // The aborted frame may still complete (status 0x2e); once reclaimed, that
                 // completion finds an old context and is ignored.
-                cmd.reclaim();
+                if cmd.reclaim() {
+                    mfi.bounce.release(cmd.tag());
+                }
                 EhStatus::Success
             }
             Ok(s) if s == MfiStatus::ABORT_NOT_POSSIBLE && !cmd.in_hardware() => {
@@ -313,7 +337,10 @@ impl HostOps for Rmegasas {
         }
         // The controller dropped every frame it held: complete them (the midlayer retries what
         // it owns) so that none is lost and none completes twice.
-        let n = host.reclaim_all(|c| c.complete_with(HostByte::Reset, ScsiStatus::GOOD));
+        let n = host.reclaim_all(|c| {
+            mfi.bounce.release(c.tag());
+            c.complete_with(HostByte::Reset, ScsiStatus::GOOD)
+        });
         dev_info!(mfi.pdev, "controller reset done; {} commands reclaimed\n", n);
         EhStatus::Success
     }
@@ -366,11 +393,11 @@ impl HostOps for Rmegasas {
             ("aborts_failed", &st.aborts_failed),
             ("device_resets", &st.device_resets),
             ("host_resets", &st.resets),
-            ("bounced", &st.bounced),
             ("host_busy", &st.busy),
         ] {
             writeln!(f, "{}: {}", name, v.load(Relaxed))?;
         }
+        writeln!(f, "bounced: {}", mfi.bounce.count())?;
         for (i, v) in st.by_status.iter().enumerate() {
             let n = v.load(Relaxed);
             if n != 0 {
@@ -384,6 +411,7 @@ impl HostOps for Rmegasas {
         match input.trim_ascii() {
             b"reset-stats" => {
                 host.data().stats.reset();
+                host.data().bounce.reset_count();
                 Ok(())
             }
             _ => Err(EINVAL),

@@ -38,7 +38,10 @@ use kernel::{
             Ring, //
         },
         sg,
-        slots::SlotPool,
+        slots::{
+            Bounce,
+            SlotPool, //
+        },
         SENSE_BUFFERSIZE,
     },
     sync::{
@@ -105,7 +108,6 @@ pub(crate) struct Stats {
     pub(crate) aborts_failed: Atomic<u64>,
     pub(crate) resets: Atomic<u64>,
     pub(crate) device_resets: Atomic<u64>,
-    pub(crate) bounced: Atomic<u64>,
     pub(crate) busy: Atomic<u64>,
     pub(crate) max_per_irq: Atomic<u64>,
     /// Completions by MFI status (index: status byte, 0x00..0x3f; the rest in 0x3f).
@@ -125,7 +127,6 @@ impl Stats {
             aborts_failed: Atomic::new(0),
             resets: Atomic::new(0),
             device_resets: Atomic::new(0),
-            bounced: Atomic::new(0),
             busy: Atomic::new(0),
             max_per_irq: Atomic::new(0),
             by_status: [const { Atomic::new(0) }; 64],
@@ -152,7 +153,6 @@ impl Stats {
             &self.aborts_failed,
             &self.resets,
             &self.device_resets,
-            &self.bounced,
             &self.busy,
             &self.max_per_irq,
         ] {
@@ -228,6 +228,7 @@ pub(crate) struct Mfi<'bound> {
     pub(crate) max_sge: u16,
     pub(crate) sg_limits: sg::Limits,
     pub(crate) pool: SlotPool,
+    pub(crate) bounce: Bounce,
     pub(crate) info: CtrlInfo,
     pub(crate) drives: Drives,
     ring_mem: Coherent<[u32]>,
@@ -287,6 +288,10 @@ pub(crate) struct Setup<'bound> {
     pub(crate) dma32: bool,
     pub(crate) intx: bool,
     pub(crate) use_ldio: bool,
+    /// Most SG elements a frame describes; 0 for the firmware's limit (`sge_limit`).
+    pub(crate) sge_limit: u16,
+    /// The host's largest transfer in bytes, the size of the bounce buffer.
+    pub(crate) max_transfer: usize,
 }
 
 impl<'bound> Mfi<'bound> {
@@ -307,6 +312,8 @@ impl<'bound> Mfi<'bound> {
                 dma32,
                 intx,
                 use_ldio,
+                sge_limit,
+                max_transfer,
             } = s;
             // Linux reads the MSI-X bit as "the firmware takes IEEE SGEs"; QEMU agrees.
             let sge = if dma32 {
@@ -323,6 +330,8 @@ impl<'bound> Mfi<'bound> {
 
             let pool = SlotPool::new(dev, cmds, frame_bytes, SENSE_BUFFERSIZE)
                 .inspect_err(|_| dev_err!(pdev, "cannot allocate {} frames\n", cmds))?;
+            let bounce = Bounce::new(dev, max_transfer)
+                .inspect_err(|_| dev_err!(pdev, "cannot allocate a {} byte bounce buffer\n", max_transfer))?;
             let mut mgmt = SlotPool::new(dev, 2, frame::FRAME_SIZE, MGMT_BUF)?;
             let ring_words = REPLIES + usize::from(limits.max_cmds);
             let ring_mem = Coherent::<u32>::zeroed_slice(dev, ring_words, GFP_KERNEL)
@@ -350,7 +359,7 @@ impl<'bound> Mfi<'bound> {
             let sg_limits = sg::Limits {
                 max_segment_size: u32::MAX,
                 boundary_mask: u64::from(u32::MAX),
-                max_segments: usize::from(max_sge),
+                max_segments: usize::from(if sge_limit > 0 { sge_limit.min(max_sge) } else { max_sge }),
             };
             Ok(try_pin_init!(Mfi {
                 pdev,
@@ -364,6 +373,7 @@ impl<'bound> Mfi<'bound> {
                 max_sge,
                 sg_limits,
                 pool,
+                bounce,
                 info,
                 drives,
                 ring_mem,

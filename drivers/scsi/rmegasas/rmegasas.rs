@@ -112,8 +112,16 @@ fn check_limits(pdev: &pci::Device, status: FwStatus) -> Result<Limits> {
     })
 }
 
-/// Reads and checks the module parameters: `(irq types, queue depth cap, use LD I/O)`.
-fn params(pdev: &pci::Device) -> Result<(pci::IrqTypes, Option<u32>, bool)> {
+/// The module parameters, checked.
+struct Params {
+    irq_types: pci::IrqTypes,
+    depth_cap: Option<u32>,
+    use_ldio: bool,
+    sge_limit: u16,
+}
+
+/// Reads and checks the module parameters.
+fn params(pdev: &pci::Device) -> Result<Params> {
     let depth = module_parameters::max_queue_depth.value();
     if !(0..=MAX_QUEUE_DEPTH).contains(&depth) {
         dev_err!(
@@ -131,8 +139,17 @@ fn params(pdev: &pci::Device) -> Result<(pci::IrqTypes, Option<u32>, bool)> {
     if module_parameters::msi.value() {
         types = types.with(pci::IrqType::Msi);
     }
-    let cap = u32::try_from(depth).ok().filter(|&d| d > 0);
-    Ok((types, cap, module_parameters::ldio.value()))
+    let sge_limit = module_parameters::sge_limit.value();
+    if !(0..=255).contains(&sge_limit) {
+        dev_err!(pdev, "sge_limit={} is out of range (0 for no limit, or 1..=255)\n", sge_limit);
+        return Err(EINVAL);
+    }
+    Ok(Params {
+        irq_types: types,
+        depth_cap: u32::try_from(depth).ok().filter(|&d| d > 0),
+        use_ldio: module_parameters::ldio.value(),
+        sge_limit: u16::try_from(sge_limit).unwrap_or(0),
+    })
 }
 
 impl pci::Driver for Driver {
@@ -147,7 +164,12 @@ impl pci::Driver for Driver {
     ) -> impl PinInit<Self::Data<'bound>, Error> + 'bound {
         pin_init::pin_init_scope(move || {
             let model = *info.ok_or(ENODEV)?;
-            let (irq_types, depth_cap, use_ldio) = params(pdev)?;
+            let Params {
+                irq_types,
+                depth_cap,
+                use_ldio,
+                sge_limit,
+            } = params(pdev)?;
             pdev.enable_device_mem()?;
             pdev.set_master();
             // Data buffers anywhere (64-bit SG elements) if the platform allows, else below
@@ -204,6 +226,8 @@ impl pci::Driver for Driver {
                 dma32,
                 intx,
                 use_ldio,
+                sge_limit,
+                max_transfer: usize::try_from(config.max_sectors).unwrap_or(0) * 512,
             };
             Ok(try_pin_init!(Controller {
                 host <- scsi::Registration::new(
@@ -264,6 +288,10 @@ kernel::module_pci_driver! {
         ldio: bool {
             default: true,
             description: "Send READ/WRITE to logical drives as LD I/O frames (default: true)",
+        },
+        sge_limit: i64 {
+            default: 0,
+            description: "Testing: describe at most N (1..=255) SG elements per frame; longer lists go through the bounce buffer. 0: the firmware's limit",
         },
     },
 }

@@ -346,6 +346,36 @@ impl<T: HostOps> Command<T> {
         }
     }
 
+    /// Copies the command's data (its scatterlist's pages, not the DMA mapping) into `buf`, for
+    /// a command sent through a bounce buffer; returns the bytes copied. Safe in atomic
+    /// context.
+    pub fn copy_to_buffer(&self, buf: &mut [u8]) -> usize {
+        // SAFETY: We own the command; its scatterlist describes `scsi_sg_count` entries and
+        // `buf` is valid for `buf.len()` bytes. `sg_copy_to_buffer` maps pages atomically.
+        unsafe {
+            bindings::sg_copy_to_buffer(
+                bindings::scsi_sglist(self.raw()),
+                bindings::scsi_sg_count(self.raw()),
+                buf.as_mut_ptr().cast(),
+                buf.len(),
+            )
+        }
+    }
+
+    /// Copies `buf` into the command's data, for a read completed through a bounce buffer;
+    /// returns the bytes copied. Safe in atomic context.
+    pub fn copy_from_buffer(&mut self, buf: &[u8]) -> usize {
+        // SAFETY: As in `copy_to_buffer`; `buf` is only read.
+        unsafe {
+            bindings::sg_copy_from_buffer(
+                bindings::scsi_sglist(self.raw()),
+                bindings::scsi_sg_count(self.raw()),
+                buf.as_ptr().cast(),
+                buf.len(),
+            )
+        }
+    }
+
     /// Gives the command to the device: returns the context to put in the device's frame, and
     /// ends this `Command`. The command comes back through
     /// [`crate::scsi::Host::take_from_hardware`] with that context.

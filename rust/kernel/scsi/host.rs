@@ -337,80 +337,60 @@ impl<T: HostOps> Host<T> {
         unsafe { Command::<T>::take_from_hardware(raw, ctx.seq) }
     }
 
+    /// Calls `f` with every busy command of the host (`scsi_host_busy_iter()`).
+    fn for_each_busy(&self, mut f: impl FnMut(NonNull<bindings::scsi_cmnd>)) {
+        /// # Safety
+        ///
+        /// Called by `scsi_host_busy_iter` with a busy command of the host and the closure
+        /// passed below.
+        unsafe extern "C" fn iter(cmd: *mut bindings::scsi_cmnd, data: *mut c_void) -> bool {
+            // SAFETY: `data` is the closure passed below, alive for the whole iteration.
+            let f = unsafe { &mut *data.cast::<&mut dyn FnMut(NonNull<bindings::scsi_cmnd>)>() };
+            if let Some(cmd) = NonNull::new(cmd) {
+                f(cmd);
+            }
+            true
+        }
+
+        let mut f: &mut dyn FnMut(NonNull<bindings::scsi_cmnd>) = &mut f;
+        // SAFETY: By the type invariant `self.0` is a valid host; `iter` matches the callback
+        // type and `f` outlives the call.
+        unsafe {
+            bindings::scsi_host_busy_iter(
+                self.as_raw(),
+                Some(iter),
+                core::ptr::from_mut(&mut f).cast::<c_void>(),
+            )
+        };
+    }
+
     /// Completes or reclaims every command the device holds, after a reset lost them all:
     /// `f` receives each as an owned [`Command`], and must complete it (typically with
     /// [`crate::scsi::HostByte::Reset`]). Returns how many there were.
     pub fn reclaim_all(&self, mut f: impl FnMut(Command<T>)) -> u32 {
-        struct Ctx<'a, T: HostOps> {
-            f: &'a mut dyn FnMut(Command<T>),
-            n: u32,
-        }
-
-        /// # Safety
-        ///
-        /// Called by `scsi_host_busy_iter` with a busy command of the host and our `Ctx`.
-        unsafe extern "C" fn iter<T: HostOps>(cmd: *mut bindings::scsi_cmnd, data: *mut c_void) -> bool {
-            // SAFETY: `data` is the `Ctx` passed below, alive for the whole iteration.
-            let ctx = unsafe { &mut *data.cast::<Ctx<'_, T>>() };
-            if let Some(cmd) = NonNull::new(cmd) {
-                // SAFETY: A busy command of a host of `T`, with an initialised PDU.
-                if let Some(cmd) = unsafe { Command::<T>::take_any_from_hardware(cmd) } {
-                    ctx.n += 1;
-                    (ctx.f)(cmd);
-                }
+        let mut n = 0;
+        self.for_each_busy(|cmd| {
+            // SAFETY: A busy command of a host of `T`, with an initialised PDU.
+            if let Some(cmd) = unsafe { Command::<T>::take_any_from_hardware(cmd) } {
+                n += 1;
+                f(cmd);
             }
-            true
-        }
-
-        let mut ctx = Ctx::<T> { f: &mut f, n: 0 };
-        // SAFETY: By the type invariant `self.0` is a valid host; `iter` matches the callback
-        // type and `ctx` outlives the call.
-        unsafe {
-            bindings::scsi_host_busy_iter(
-                self.as_raw(),
-                Some(iter::<T>),
-                core::ptr::from_mut(&mut ctx).cast::<c_void>(),
-            )
-        };
-        ctx.n
+        });
+        n
     }
 
     /// How many commands the device holds whose device matches `filter`.
     pub fn count_in_hardware(&self, mut filter: impl FnMut(&ScsiDevice) -> bool) -> u32 {
-        struct Ctx<'a> {
-            filter: &'a mut dyn FnMut(&ScsiDevice) -> bool,
-            n: u32,
-        }
-
-        /// # Safety
-        ///
-        /// Called by `scsi_host_busy_iter` with a busy command of the host and our `Ctx`.
-        unsafe extern "C" fn iter<T: HostOps>(cmd: *mut bindings::scsi_cmnd, data: *mut c_void) -> bool {
-            // SAFETY: `data` is the `Ctx` passed below, alive for the whole iteration.
-            let ctx = unsafe { &mut *data.cast::<Ctx<'_>>() };
+        let mut n = 0;
+        self.for_each_busy(|cmd| {
             // SAFETY: A busy command of a host of `T`, valid during the iteration; we only
             // read its state and device.
-            let (_, cmd) = unsafe { EhCommand::<T>::from_raw(cmd) };
-            if cmd.in_hardware() && (ctx.filter)(cmd.device()) {
-                ctx.n += 1;
+            let (_, cmd) = unsafe { EhCommand::<T>::from_raw(cmd.as_ptr()) };
+            if cmd.in_hardware() && filter(cmd.device()) {
+                n += 1;
             }
-            true
-        }
-
-        let mut ctx = Ctx {
-            filter: &mut filter,
-            n: 0,
-        };
-        // SAFETY: By the type invariant `self.0` is a valid host; `iter` matches the callback
-        // type and `ctx` outlives the call.
-        unsafe {
-            bindings::scsi_host_busy_iter(
-                self.as_raw(),
-                Some(iter::<T>),
-                core::ptr::from_mut(&mut ctx).cast::<c_void>(),
-            )
-        };
-        ctx.n
+        });
+        n
     }
 
     /// Commands the midlayer has given the host and not had back (`scsi_host_busy()`).

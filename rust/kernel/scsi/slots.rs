@@ -25,6 +25,7 @@ use crate::{
     dma::{Coherent, DmaAddress},
     prelude::*,
     scsi::{command::Command, host::HostOps},
+    sync::atomic::{Atomic, Full, Relaxed},
 };
 
 /// DMA-coherent command and response slots for `count` tags.
@@ -175,4 +176,77 @@ pub struct Slot<'a> {
     pub cmd_dma: DmaAddress,
     /// Bus address of `resp`.
     pub resp_dma: DmaAddress,
+}
+
+/// A pre-allocated bounce buffer for commands whose scatterlist cannot be described in the
+/// hardware's descriptors (the SG cursor's `TooManySegments`): the data is copied through one
+/// contiguous DMA-coherent buffer instead. One command owns it at a time; the coalesce counter
+/// says how often it was used.
+///
+/// # Invariants
+///
+/// `owner` is 0 when the buffer is free, or the owning command's tag plus one; only the owner
+/// reaches the buffer.
+pub struct Bounce {
+    buf: Coherent<[u8]>,
+    owner: Atomic<u32>,
+    count: Atomic<u64>,
+}
+
+impl Bounce {
+    /// Allocates a bounce buffer of `len` bytes (the host's largest transfer).
+    pub fn new(dev: &Device<Bound>, len: usize) -> Result<Self> {
+        Ok(Self {
+            buf: Coherent::<u8>::zeroed_slice(dev, len, GFP_KERNEL)?,
+            owner: Atomic::new(0),
+            count: Atomic::new(0),
+        })
+    }
+
+    /// Claims the buffer for `cmd` and returns it with its bus address; `None` when another
+    /// command holds it (the caller refuses its command as host busy) or the transfer does not
+    /// fit. Counts the use.
+    pub fn claim<'a, T: HostOps>(
+        &'a self,
+        cmd: &'a mut Command<T>,
+    ) -> Option<(&'a mut [u8], DmaAddress, &'a Command<T>)> {
+        let len = usize::try_from(cmd.transfer_len()).ok()?;
+        if len > self.buf.len() {
+            return None;
+        }
+        let me = u32::from(cmd.tag()) + 1;
+        self.owner.cmpxchg(0, me, Full).ok()?;
+        self.count.add(1, Relaxed);
+        // SAFETY: We just became the owner (type invariant): nobody else reaches the buffer
+        // until `release`; `len` is within it.
+        let buf = unsafe { core::slice::from_raw_parts_mut(self.buf.as_mut_ptr().cast::<u8>(), len) };
+        Some((buf, self.buf.dma_address(), cmd))
+    }
+
+    /// The buffer, if `cmd` owns it (at completion, to copy a read out).
+    pub fn owned<'a, T: HostOps>(&'a self, cmd: &'a mut Command<T>) -> Option<(&'a [u8], &'a mut Command<T>)> {
+        if self.owner.load(Relaxed) != u32::from(cmd.tag()) + 1 {
+            return None;
+        }
+        let len = usize::try_from(cmd.transfer_len()).ok()?.min(self.buf.len());
+        // SAFETY: `cmd` owns the buffer (type invariant) and lends it for `'a`.
+        let buf = unsafe { core::slice::from_raw_parts(self.buf.as_ptr().cast::<u8>(), len) };
+        Some((buf, cmd))
+    }
+
+    /// Releases the buffer if the command with `tag` owns it (at completion, or when the error
+    /// handler reclaimed that command).
+    pub fn release(&self, tag: u16) {
+        let _ = self.owner.cmpxchg(u32::from(tag) + 1, 0, Full);
+    }
+
+    /// How many commands went through the buffer.
+    pub fn count(&self) -> u64 {
+        self.count.load(Relaxed)
+    }
+
+    /// Zeroes the counter.
+    pub fn reset_count(&self) {
+        self.count.store(0, Relaxed);
+    }
 }

@@ -10,9 +10,12 @@
 #   - SG_IO through the sg node (ioengine=sg), the pass-through path of sg3_utils;
 #   - sg3_utils' sg_dd copying through SG_IO and compared with a direct read.
 #
-# Settings (run.conf): RSCSI_MODULES (one group), RSCSI_FIO_MB (per job, default 16).
+# Settings (run.conf): RSCSI_MODULES (one group), RSCSI_FIO_MB (per job, default 16),
+# RSCSI_MODPARAMS (parameters for the last module of the group), RSCSI_EXPECT_BOUNCE=1 (the
+# driver's debugfs must show bounced commands: with rmegasas sge_limit=N).
 
 plan_tests=8
+[ -n "$RSCSI_EXPECT_BOUNCE" ] && plan_tests=9
 
 # job NAME [fio options...]: one verified fio job on $sd, region $2 MiB.
 job() {
@@ -25,7 +28,7 @@ job() {
 
 plan_main() {
 	mod=$RSCSI_MODULES
-	check "$mod: load" sh -c "for m in \$(echo $mod | tr + ' '); do modprobe \$m || exit 1; done"
+	check "$mod: load $RSCSI_MODPARAMS" sh -c "for m in \$(echo $mod | tr + ' '); do modprobe \$m $RSCSI_MODPARAMS || exit 1; done"
 	rscsi_disks "$mod" | head -n 1 >/tmp/disks
 	read -r h kind pci id lun size bs </tmp/disks
 	if ! wait_disks 60 "$mod"; then
@@ -57,7 +60,10 @@ plan_main() {
 			dd if=/dev/$sd of=/tmp/b.bin bs=1M count=4 skip=48 iflag=direct &&
 			cmp /tmp/a.bin /tmp/b.bin && rm -f /tmp/a.bin /tmp/b.bin"
 	fi
-	state=$(host_state "${mod%%+*}" "$pci")
+	state=$(host_state "${mod##*+}" "$pci")
 	[ -f "$state" ] && sed 's/^/# /' "$state"
+	if [ -n "$RSCSI_EXPECT_BOUNCE" ]; then
+		check "$mod: long lists went through the bounce buffer" grep -q '^bounced: [1-9]' "$state"
+	fi
 	check "$mod: unload" sh -c "for m in \$(echo $mod | tr + '\n' | sed '1!G;h;\$!d'); do rmmod \$m || exit 1; done"
 }

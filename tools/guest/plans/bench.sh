@@ -1,0 +1,51 @@
+# SPDX-License-Identifier: GPL-2.0
+#
+# Plan "bench": the same fio jobs on the first disk through each driver in RSCSI_MODULES,
+# alternating drivers, RSCSI_BENCH_ROUNDS rounds (default 3) of RSCSI_BENCH_SECONDS per job
+# (default 10). For every job it prints fio's JSON and the system-wide CPU time (/proc/stat)
+# before and after, between BENCH markers; the host (tools/harness bench) computes IOPS,
+# latency percentiles and CPU time per I/O, and the ratios.
+
+rounds=${RSCSI_BENCH_ROUNDS:-3}
+secs=${RSCSI_BENCH_SECONDS:-10}
+njobs=4
+plan_tests=$((rounds * $(echo $RSCSI_MODULES | wc -w) * (2 + njobs)))
+
+cpu_line() { head -n 1 /proc/stat; }
+
+# bench_job DRIVER ROUND NAME fio-options...
+bench_job() {
+	_drv=$1 _round=$2 _name=$3
+	shift 3
+	echo "BENCH-BEGIN $_drv $_round $_name"
+	echo "BENCH-CPU-BEFORE $(cpu_line)"
+	fio --name="$_name" --filename="/dev/$sd" --direct=1 --time_based --runtime="$secs" \
+		--ramp_time=2 --output-format=json "$@" >/tmp/bench.json 2>/tmp/bench.err
+	_rc=$?
+	echo "BENCH-CPU-AFTER $(cpu_line)"
+	cat /tmp/bench.json
+	echo "BENCH-END $_drv $_round $_name rc=$_rc"
+	[ $_rc = 0 ] || cat /tmp/bench.err
+	return $_rc
+}
+
+plan_main() {
+	for r in $(seq 1 "$rounds"); do
+		for mod in $RSCSI_MODULES; do
+			check "round $r $mod: load" sh -c "for m in \$(echo $mod | tr + ' '); do modprobe \$m || exit 1; done"
+			rscsi_disks "$mod" | head -n 1 >/tmp/disks
+			read -r h kind pci id lun size bs </tmp/disks
+			wait_disks 60 "$mod"
+			sd=$(find_disk "$pci" "$id" "$lun")
+			check "round $r $mod: randread 4k qd1" bench_job "$mod" "$r" randread-4k-qd1 \
+				--rw=randread --bs=4k --ioengine=libaio --iodepth=1
+			check "round $r $mod: randread 4k qd32" bench_job "$mod" "$r" randread-4k-qd32 \
+				--rw=randread --bs=4k --ioengine=libaio --iodepth=32
+			check "round $r $mod: randwrite 4k qd32" bench_job "$mod" "$r" randwrite-4k-qd32 \
+				--rw=randwrite --bs=4k --ioengine=libaio --iodepth=32
+			check "round $r $mod: read 128k seq" bench_job "$mod" "$r" read-128k-seq \
+				--rw=read --bs=128k --ioengine=libaio --iodepth=8
+			check "round $r $mod: unload" sh -c "for m in \$(echo $mod | tr + '\n' | sed '1!G;h;\$!d'); do rmmod \$m || exit 1; done"
+		done
+	done
+}

@@ -1,0 +1,111 @@
+# SPDX-License-Identifier: GPL-2.0
+"""Benchmark analysis: turns the "bench" plan's serial log into a side-by-side table.
+
+For each driver and job, over the rounds: median IOPS, median of the p50 and p99 completion
+latencies, and guest CPU time per I/O (all CPUs, user + system + irq + softirq, from
+/proc/stat). Ratios compare the Rust driver with the C one so that above 1 means the Rust
+driver is better: IOPS Rust/C, latency and CPU time C/Rust.
+"""
+
+import json
+import re
+import statistics
+
+BEGIN = re.compile(r"^BENCH-BEGIN (\S+) (\d+) (\S+)")
+END = re.compile(r"^BENCH-END (\S+) (\d+) (\S+) rc=(\d+)")
+CPU = re.compile(r"^BENCH-CPU-(BEFORE|AFTER) cpu\s+(.*)$")
+USER_HZ = 100
+
+
+def _busy_jiffies(fields):
+    v = [int(x) for x in fields.split()]
+    # user nice system idle iowait irq softirq steal ...
+    return v[0] + v[1] + v[2] + v[5] + v[6]
+
+
+def parse(lines):
+    """Returns a list of samples: dicts with driver, round, job, iops, p50_us, p99_us,
+    cpu_us_per_io."""
+    samples = []
+    cur = None
+    for line in lines:
+        line = line.rstrip("\r")
+        m = BEGIN.match(line)
+        if m:
+            cur = {"driver": m.group(1), "round": int(m.group(2)), "job": m.group(3),
+                   "json": [], "cpu": {}}
+            continue
+        if cur is None:
+            continue
+        m = CPU.match(line)
+        if m:
+            cur["cpu"][m.group(1)] = _busy_jiffies(m.group(2))
+            continue
+        m = END.match(line)
+        if m:
+            if m.group(4) == "0":
+                s = _sample(cur)
+                if s:
+                    samples.append(s)
+            cur = None
+            continue
+        if not line.startswith("["):  # Kernel messages may interleave.
+            cur["json"].append(line)
+    return samples
+
+
+def _sample(cur):
+    try:
+        data = json.loads("\n".join(cur["json"]))
+    except ValueError:
+        return None
+    job = data["jobs"][0]
+    io = job["read"] if job["read"]["iops"] > 0 else job["write"]
+    pct = io.get("clat_ns", {}).get("percentile", {})
+    ios = io["total_ios"]
+    runtime_s = io["runtime"] / 1000.0
+    busy = cur["cpu"].get("AFTER", 0) - cur["cpu"].get("BEFORE", 0)
+    # The CPU window includes fio's ramp time; scale to the measured part.
+    window = runtime_s + 2.0
+    cpu_us = busy * 1e6 / USER_HZ * (runtime_s / window) if window else 0
+    return {
+        "driver": cur["driver"], "round": cur["round"], "job": cur["job"],
+        "iops": io["iops"],
+        "p50_us": pct.get("50.000000", 0) / 1000.0,
+        "p99_us": pct.get("99.000000", 0) / 1000.0,
+        "cpu_us_per_io": cpu_us / ios if ios else 0,
+    }
+
+
+def summarise(samples, rust, c):
+    """Median per (driver, job), and ratios; returns printable lines."""
+    jobs = []
+    for s in samples:
+        if s["job"] not in jobs:
+            jobs.append(s["job"])
+    med = {}
+    for (drv, job) in {(s["driver"], s["job"]) for s in samples}:
+        sel = [s for s in samples if s["driver"] == drv and s["job"] == job]
+        med[drv, job] = {k: statistics.median(s[k] for s in sel)
+                         for k in ("iops", "p50_us", "p99_us", "cpu_us_per_io")}
+        med[drv, job]["n"] = len(sel)
+    out = [f"{'job':20} {'driver':14} {'IOPS':>9} {'p50 us':>9} {'p99 us':>9} {'CPU us/IO':>10}  rounds"]
+    ratios = []
+    for job in jobs:
+        for drv in (c, rust):
+            m = med.get((drv, job))
+            if m:
+                out.append(f"{job:20} {drv:14} {m['iops']:9.0f} {m['p50_us']:9.1f} {m['p99_us']:9.1f}"
+                           f" {m['cpu_us_per_io']:10.1f}  {m['n']}")
+        a, b = med.get((rust, job)), med.get((c, job))
+        if a and b:
+            r = {
+                "iops": a["iops"] / b["iops"] if b["iops"] else 0,
+                "p50": b["p50_us"] / a["p50_us"] if a["p50_us"] else 0,
+                "p99": b["p99_us"] / a["p99_us"] if a["p99_us"] else 0,
+                "cpu": b["cpu_us_per_io"] / a["cpu_us_per_io"] if a["cpu_us_per_io"] else 0,
+            }
+            ratios.append((job, r))
+            out.append(f"{job:20} {'Rust vs C':14} {r['iops']:9.2f} {r['p50']:9.2f} {r['p99']:9.2f}"
+                       f" {r['cpu']:10.2f}  (above 1: Rust better)")
+    return out, ratios

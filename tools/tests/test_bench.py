@@ -1,0 +1,53 @@
+# SPDX-License-Identifier: GPL-2.0
+"""The benchmark analysis reads the bench plan's output and compares drivers correctly."""
+
+import json
+import unittest
+
+from rscsi import bench
+
+
+def block(driver, rnd, job, iops, p50_ns, p99_ns, busy_jiffies, rw="read"):
+    other = "write" if rw == "read" else "read"
+    data = {"jobs": [{
+        rw: {"iops": iops, "total_ios": int(iops * 10), "runtime": 10000,
+             "clat_ns": {"percentile": {"50.000000": p50_ns, "99.000000": p99_ns}}},
+        other: {"iops": 0, "total_ios": 0, "runtime": 0},
+    }]}
+    return ([f"BENCH-BEGIN {driver} {rnd} {job}",
+             "BENCH-CPU-BEFORE cpu  100 0 100 5000 0 0 0 0 0 0"]
+            + json.dumps(data, indent=1).splitlines()
+            + [f"BENCH-CPU-AFTER cpu  {100 + busy_jiffies} 0 100 6000 0 0 0 0 0 0",
+               f"BENCH-END {driver} {rnd} {job} rc=0"])
+
+
+class BenchTest(unittest.TestCase):
+    def test_parse_and_ratios(self):
+        lines = []
+        for r in (1, 2, 3):
+            lines += block("megaraid_sas", r, "randread-4k-qd1", 1000, 900_000, 2_000_000, 120)
+            lines += ["[   12.3] some kernel message"]
+            lines += block("rmegasas", r, "randread-4k-qd1", 1100 + r, 800_000, 1_600_000, 120)
+        samples = bench.parse(lines)
+        self.assertEqual(len(samples), 6)
+        s = samples[0]
+        self.assertEqual((s["driver"], s["job"], s["iops"]), ("megaraid_sas", "randread-4k-qd1", 1000))
+        self.assertAlmostEqual(s["p50_us"], 900.0)
+        # 120 jiffies = 1.2 s of CPU over a 12 s window (10 s measured): 1 s for 10000 I/Os.
+        self.assertAlmostEqual(s["cpu_us_per_io"], 100.0)
+        table, ratios = bench.summarise(samples, "rmegasas", "megaraid_sas")
+        (job, r), = ratios
+        self.assertEqual(job, "randread-4k-qd1")
+        self.assertAlmostEqual(r["iops"], 1102 / 1000)
+        self.assertAlmostEqual(r["p50"], 900 / 800)
+        self.assertAlmostEqual(r["p99"], 2000 / 1600)
+        self.assertTrue(any("Rust vs C" in t for t in table))
+
+    def test_failed_job_is_skipped(self):
+        lines = block("rmegasas", 1, "x", 10, 1, 1, 1)
+        lines[-1] = "BENCH-END rmegasas 1 x rc=1"
+        self.assertEqual(bench.parse(lines), [])
+
+
+if __name__ == "__main__":
+    unittest.main()
