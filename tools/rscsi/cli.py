@@ -93,6 +93,30 @@ def boot(run, kernel, parts, outdir, *, echo=False, trace=None, interactive=Fals
         os.remove(initrd)
 
 
+def run_key(run, kernel, parts):
+    """Everything a run's verdict depends on: kernel, initramfs parts (modules, plans, tools),
+    the run's devices and settings, and QEMU's version."""
+    import hashlib
+    h = hashlib.sha256()
+    for path in [kernel] + list(parts):
+        with open(path, "rb") as f:
+            h.update(hashlib.sha256(f.read()).digest())
+    h.update(repr((run.name, run.plan, [(x.model, sorted(x.opts.items()),
+                                         [(d.size, d.kind, d.block_size, d.scsi_id, d.lun,
+                                           d.blkdebug, sorted(d.device_opts.items()))
+                                          for d in x.disks]) for x in run.hbas],
+                   sorted(run.settings.items()), run.expect)).encode())
+    if run.hbas and any(d.blkdebug for x in run.hbas for d in x.disks):
+        for x in run.hbas:
+            for d in x.disks:
+                if d.blkdebug:
+                    with open(d.blkdebug, "rb") as f:
+                        h.update(f.read())
+    q = subprocess.run(["qemu-system-x86_64", "--version"], capture_output=True, text=True)
+    h.update(q.stdout.encode())
+    return h.hexdigest()[:20]
+
+
 def judge_run(run, res):
     """Returns (ok, passed, failed, verdict) for a run, applying its expectation."""
     v = judge.judge(res.lines, run.plan, res.timed_out)
@@ -154,10 +178,27 @@ def cmd_check(args):
             lines.append((ok, f"host: {name}: {sp} passed, {sf} failed", text if not ok else ""))
     kernel, parts = prepare("debug")
     outdir = run_dir()
+    # A run whose inputs are all unchanged since it last passed is not booted again, unless
+    # asked (--rerun) or under CI, which always runs everything.
+    reuse = not args.rerun and os.environ.get("CI", "") not in ("true", "1")
+    verdicts = os.path.join(CACHE, "verdicts")
+    os.makedirs(verdicts, exist_ok=True)
     for run in runs:
+        key = run_key(run, kernel, parts)
+        stamp = os.path.join(verdicts, f"{run.name}-{key}")
+        if reuse and os.path.exists(stamp):
+            with open(stamp) as f:
+                p, f_, secs, logp = f.read().split()
+            log(f"{run.name}: ok, unchanged since it passed ({p} passed, log {logp}); --rerun runs it")
+            passed += int(p)
+            lines.append((True, f"guest: {run.name}: {p} passed, 0 failed (unchanged, not rerun)", ""))
+            continue
         with Stage(f"guest run {run.name}"):
             res, _vm = boot(run, kernel, parts, outdir, echo=args.verbose)
             ok, p, f, v = judge_run(run, res)
+        if ok:
+            with open(stamp, "w") as fh:
+                fh.write(f"{p} {f} {res.seconds:.0f} {res.log_path}\n")
         passed += p
         failed += f
         detail = v.summary()
@@ -266,6 +307,8 @@ def main(argv=None):
     c = sub.add_parser("check", help="run every test")
     c.add_argument("--only", nargs="+", help="only these guest runs (skips host tests)")
     c.add_argument("-v", "--verbose", action="store_true", help="echo the guest console")
+    c.add_argument("--rerun", action="store_true",
+                   help="boot every run, even those unchanged since they passed")
     c.set_defaults(func=cmd_check)
     for name, func, hlp in (("run", cmd_run, "the main job"), ("shell", cmd_shell, "interactive VM"),
                             ("plan", cmd_plan, "one plan on the given devices")):

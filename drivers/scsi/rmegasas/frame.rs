@@ -113,12 +113,6 @@ pub(crate) fn get32(buf: &[u8], off: usize) -> u32 {
     u32::from_le_bytes([buf[off], buf[off + 1], buf[off + 2], buf[off + 3]])
 }
 
-pub(crate) fn get64(buf: &[u8], off: usize) -> u64 {
-    let mut b = [0u8; 8];
-    b.copy_from_slice(&buf[off..off + 8]);
-    u64::from_le_bytes(b)
-}
-
 /// Offsets in the common 24-byte frame header (`struct megasas_header`).
 pub(crate) mod hdr {
     pub(crate) const CMD: usize = 0x00;
@@ -435,6 +429,12 @@ pub(crate) fn decode_rw(cdb: &[u8]) -> Option<Rw> {
 #[cfg_attr(not(test), kernel::prelude::kunit_tests(rmegasas_frame))]
 mod tests {
     use super::*;
+
+    fn get64(buf: &[u8], off: usize) -> u64 {
+        let mut b = [0u8; 8];
+        b.copy_from_slice(&buf[off..off + 8]);
+        u64::from_le_bytes(b)
+    }
 
     #[test]
     fn pthru_layout() {

@@ -98,7 +98,6 @@ const READY_TIMEOUT: Delta = Delta::from_secs(60);
 
 /// Counters shown in debugfs. Relaxed atomics: they are statistics, not synchronisation.
 pub(crate) struct Stats {
-    pub(crate) submitted: Atomic<u64>,
     pub(crate) completed: Atomic<u64>,
     pub(crate) ldio: Atomic<u64>,
     pub(crate) interrupts: Atomic<u64>,
@@ -117,7 +116,6 @@ pub(crate) struct Stats {
 impl Stats {
     pub(crate) const fn new() -> Self {
         Self {
-            submitted: Atomic::new(0),
             completed: Atomic::new(0),
             ldio: Atomic::new(0),
             interrupts: Atomic::new(0),
@@ -133,17 +131,24 @@ impl Stats {
         }
     }
 
+    /// Counts an event that may happen on several CPUs at once.
     pub(crate) fn inc(c: &Atomic<u64>) {
         c.add(1, Relaxed);
     }
 
+    /// Counts an event of the completion path, which runs under the reply queue lock: a plain
+    /// load and store, no atomic read-modify-write on the hot path.
+    pub(crate) fn inc_locked(c: &Atomic<u64>) {
+        c.store(c.load(Relaxed) + 1, Relaxed);
+    }
+
+    /// Counts a completion by MFI status (under the reply queue lock).
     pub(crate) fn status(&self, s: MfiStatus) {
-        Self::inc(&self.by_status[usize::from(s.0.min(63))]);
+        Self::inc_locked(&self.by_status[usize::from(s.0.min(63))]);
     }
 
     pub(crate) fn reset(&self) {
         for c in [
-            &self.submitted,
             &self.completed,
             &self.ldio,
             &self.interrupts,
@@ -406,10 +411,12 @@ impl<'bound> Mfi<'bound> {
         self.bar.write_reg(regs::IQP::zeroed().with_value(v));
     }
 
-    /// Drains the reply queue, calling `f` with each completed I/O context. Returns how many
-    /// entries were found. Safe from interrupt context; serialised with [`Mfi::reset`].
+    /// Drains the reply queue, calling `f` with each completed I/O context, under the reply
+    /// queue lock (so `f` may count with [`Stats::inc_locked`]). Returns how many entries were
+    /// found. Safe from interrupt context; serialised with [`Mfi::reset`].
     pub(crate) fn drain(&self, mut f: impl FnMut(ContextTag)) -> u32 {
         let mut consumer = self.consumer.lock();
+        Stats::inc_locked(&self.stats.interrupts);
         let producer = ring_read(&self.ring_mem, PRODUCER).unwrap_or(*consumer);
         // The entries were written before the producer: read them after it.
         kernel::sync::barrier::dma_mb(kernel::sync::barrier::Read);
@@ -433,6 +440,9 @@ impl<'bound> Mfi<'bound> {
         }
         *consumer = it.at();
         let _ = ring_write(&self.ring_mem, CONSUMER, *consumer);
+        if u64::from(n) > self.stats.max_per_irq.load(Relaxed) {
+            self.stats.max_per_irq.store(u64::from(n), Relaxed);
+        }
         n
     }
 

@@ -13,20 +13,25 @@ plan_tests=$((rounds * $(echo $RSCSI_MODULES | wc -w) * (2 + njobs)))
 
 cpu_line() { head -n 1 /proc/stat; }
 
-# bench_job DRIVER ROUND NAME fio-options...
+# bench_job DRIVER ROUND JOB fio-options...: runs one job and prints its results between
+# markers on the console (not through `check`, which keeps only the end of the output).
 bench_job() {
-	_drv=$1 _round=$2 _name=$3
+	_bd=$1 _br=$2 _bj=$3
 	shift 3
-	echo "BENCH-BEGIN $_drv $_round $_name"
+	echo "BENCH-BEGIN $_bd $_br $_bj"
 	echo "BENCH-CPU-BEFORE $(cpu_line)"
-	fio --name="$_name" --filename="/dev/$sd" --direct=1 --time_based --runtime="$secs" \
+	fio --name="$_bj" --filename="/dev/$sd" --direct=1 --time_based --runtime="$secs" \
 		--ramp_time=2 --output-format=json "$@" >/tmp/bench.json 2>/tmp/bench.err
-	_rc=$?
+	_brc=$?
 	echo "BENCH-CPU-AFTER $(cpu_line)"
 	cat /tmp/bench.json
-	echo "BENCH-END $_drv $_round $_name rc=$_rc"
-	[ $_rc = 0 ] || cat /tmp/bench.err
-	return $_rc
+	echo "BENCH-END $_bd $_br $_bj rc=$_brc"
+	if [ $_brc = 0 ]; then
+		ok "round $_br $_bd: $_bj"
+	else
+		sed 's/^/# /' /tmp/bench.err
+		not_ok "round $_br $_bd: $_bj"
+	fi
 }
 
 plan_main() {
@@ -37,14 +42,10 @@ plan_main() {
 			read -r h kind pci id lun size bs </tmp/disks
 			wait_disks 60 "$mod"
 			sd=$(find_disk "$pci" "$id" "$lun")
-			check "round $r $mod: randread 4k qd1" bench_job "$mod" "$r" randread-4k-qd1 \
-				--rw=randread --bs=4k --ioengine=libaio --iodepth=1
-			check "round $r $mod: randread 4k qd32" bench_job "$mod" "$r" randread-4k-qd32 \
-				--rw=randread --bs=4k --ioengine=libaio --iodepth=32
-			check "round $r $mod: randwrite 4k qd32" bench_job "$mod" "$r" randwrite-4k-qd32 \
-				--rw=randwrite --bs=4k --ioengine=libaio --iodepth=32
-			check "round $r $mod: read 128k seq" bench_job "$mod" "$r" read-128k-seq \
-				--rw=read --bs=128k --ioengine=libaio --iodepth=8
+			bench_job "$mod" "$r" randread-4k-qd1 --rw=randread --bs=4k --ioengine=libaio --iodepth=1
+			bench_job "$mod" "$r" randread-4k-qd32 --rw=randread --bs=4k --ioengine=libaio --iodepth=32
+			bench_job "$mod" "$r" randwrite-4k-qd32 --rw=randwrite --bs=4k --ioengine=libaio --iodepth=32
+			bench_job "$mod" "$r" read-128k-seq --rw=read --bs=128k --ioengine=libaio --iodepth=8
 			check "round $r $mod: unload" sh -c "for m in \$(echo $mod | tr + '\n' | sed '1!G;h;\$!d'); do rmmod \$m || exit 1; done"
 		done
 	done
