@@ -66,7 +66,7 @@ toolchain="$("$RUSTC" --version) | $("$BINDGEN" --version) | $(clang-19 --versio
 key=$( { echo "$version"; echo "$toolchain"; cat "$cfgdir/base.config" "$cfgdir/$flavour.config"; } | sha256sum | cut -c1-12)
 out=$CACHE/build/$flavour-$key
 MAKE_ARGS=(-C "$src" O="$out" LLVM=-19 RUSTC="$RUSTC" HOSTRUSTC="$RUSTC" RUSTDOC="$RUSTDOC" BINDGEN="$BINDGEN"
-	RUSTFMT="$RUSTFMT" CLIPPY_DRIVER="$CLIPPY_DRIVER" -j"$(($(nproc) + 1))")
+	RUSTFMT="$RUSTFMT" CLIPPY_DRIVER="$CLIPPY_DRIVER" CLIPPY=1 -j"$(($(nproc) + 1))")
 if [ ! -f "$out/.config" ] || [ ! -f "$out/.rscsi-configured" ]; then
 	log "configuring $flavour kernel in $out"
 	mkdir -p "$out"
@@ -96,6 +96,10 @@ if [ "$(cat "$out/.rscsi-built" 2>/dev/null)" != "$overlay_hash" ]; then
 		{ tail -40 "$out/build.log" >&2; die "kernel build failed; full log: $out/build.log"; }
 	if grep -E '^(warning|error)(\[|:)|: warning:' "$out/build.log" >&2; then
 		log "the kernel build printed warnings (above); full log: $out/build.log"
+		# The overlay builds warning-free (rustc, clippy): a warning in it fails the build.
+		if grep -A3 -E '^warning' "$out/build.log" | grep -qE 'rust/(kernel/scsi|helpers/scsi)'; then
+			die "warnings in the rscsi overlay (rust/kernel/scsi*); full log: $out/build.log"
+		fi
 	fi
 	echo "$overlay_hash" >"$out/.rscsi-built"
 fi

@@ -24,7 +24,7 @@ rsync -rc --delete --exclude '*.o' --exclude '*.ko' --exclude '*.cmd' --exclude 
 KMAKE=(-C "$kdir" LLVM=-19 RUSTC="$RUSTC" HOSTRUSTC="$RUSTC" RUSTDOC="$RUSTDOC" BINDGEN="$BINDGEN"
 	RUSTFMT="$RUSTFMT" CLIPPY_DRIVER="$CLIPPY_DRIVER")
 log "building rscsi modules against $kdir"
-if ! make "${KMAKE[@]}" M="$msrc" ${RSCSI_CLIPPY:+CLIPPY=1} -j"$(($(nproc) + 1))" modules >"$msrc/build.log" 2>&1; then
+if ! make "${KMAKE[@]}" M="$msrc" CLIPPY=1 -j"$(($(nproc) + 1))" modules >"$msrc/build.log" 2>&1; then
 	cat "$msrc/build.log" >&2
 	die "module build failed"
 fi

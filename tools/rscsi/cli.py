@@ -145,6 +145,17 @@ def host_tests():
     passed += ran - bad
     failed += bad
     out.append(("harness (python unittest)", res.returncode == 0 and ran > 0, ran - bad, bad, text))
+    # The overlay and the drivers are formatted as the kernel's `make rustfmtcheck` wants.
+    rs = []
+    for d in ("rust", "drivers"):
+        for root, _dirs, names in os.walk(os.path.join(TOP, d)):
+            rs += [os.path.join(root, n) for n in sorted(names) if n.endswith(".rs")]
+    res = subprocess.run(["/usr/bin/rustfmt", "--edition", "2021", "--check"] + rs,
+                         capture_output=True, text=True)
+    ok = res.returncode == 0
+    passed += ok
+    failed += not ok
+    out.append((f"rustfmt --check ({len(rs)} files)", ok, int(ok), int(not ok), res.stdout[-3000:]))
     cargo = os.path.join(TOP, "tools", "hosttest")
     if os.path.exists(os.path.join(cargo, "Cargo.toml")):
         res = subprocess.run(["cargo", "test", "--offline", "-q"], capture_output=True, text=True,

@@ -245,8 +245,21 @@ pub(crate) fn write_header(frame: &mut [u8], sgl_offset: usize, h: &Header) {
 /// # Panics
 ///
 /// If `cdb` is longer than 16 bytes; callers refuse those first.
-pub(crate) fn write_pthru(frame: &mut [u8], h: &Header, cdb: &[u8], sense_addr: u64, sense_len: u8) {
-    write_header(frame, PTHRU_SGL, &Header { flags: h.flags | flags::SENSE64, ..*h });
+pub(crate) fn write_pthru(
+    frame: &mut [u8],
+    h: &Header,
+    cdb: &[u8],
+    sense_addr: u64,
+    sense_len: u8,
+) {
+    write_header(
+        frame,
+        PTHRU_SGL,
+        &Header {
+            flags: h.flags | flags::SENSE64,
+            ..*h
+        },
+    );
     frame[hdr::SENSE_LEN] = sense_len;
     // CAST: at most 16, checked by the slice below.
     frame[hdr::CDB_LEN] = cdb.len() as u8;
@@ -258,7 +271,15 @@ pub(crate) fn write_pthru(frame: &mut [u8], h: &Header, cdb: &[u8], sense_addr: 
 /// block count. The LUN byte stays zero, as the firmware requires. The SG list goes at
 /// [`IO_SGL`].
 pub(crate) fn write_ldio(frame: &mut [u8], h: &Header, lba: u64, sense_addr: u64, sense_len: u8) {
-    write_header(frame, IO_SGL, &Header { lun: 0, flags: h.flags | flags::SENSE64, ..*h });
+    write_header(
+        frame,
+        IO_SGL,
+        &Header {
+            lun: 0,
+            flags: h.flags | flags::SENSE64,
+            ..*h
+        },
+    );
     frame[hdr::SENSE_LEN] = sense_len;
     put64(frame, 0x18, sense_addr);
     // CAST: the two halves of the LBA.
@@ -343,7 +364,11 @@ pub(crate) const fn extra_frames(frame_bytes: usize) -> u32 {
     let units = frame_bytes.div_ceil(FRAME_SIZE);
     let extra = if units > 0 { units - 1 } else { 0 };
     // CAST: clamped to the 4-bit field.
-    if extra > 15 { 15 } else { extra as u32 }
+    if extra > 15 {
+        15
+    } else {
+        extra as u32
+    }
 }
 
 /// The value to write to the inbound queue port to post a frame below 4 GiB.
@@ -548,7 +573,14 @@ mod tests {
         Sge64.write(&mut o, seg, false);
         assert_eq!(get64(&o, 0), 0x1_2345_6789);
         let mut o = [0xeeu8; 8];
-        Sge32.write(&mut o, Segment { addr: 0x8000, len: 512 }, false);
+        Sge32.write(
+            &mut o,
+            Segment {
+                addr: 0x8000,
+                len: 512,
+            },
+            false,
+        );
         assert_eq!((get32(&o, 0), get32(&o, 4)), (0x8000, 512));
         assert_eq!(SgeFormat::Ieee.capacity(PTHRU_SGL), 125);
         assert_eq!(SgeFormat::Sge64.capacity(IO_SGL), 167);
@@ -567,22 +599,38 @@ mod tests {
         // READ(10) of 8 blocks at 0x01020304.
         assert_eq!(
             decode_rw(&[0x28, 0, 1, 2, 3, 4, 0, 0, 8, 0]),
-            Some(Rw { write: false, lba: 0x0102_0304, blocks: 8 })
+            Some(Rw {
+                write: false,
+                lba: 0x0102_0304,
+                blocks: 8
+            })
         );
         // WRITE(6) with a length of 0: 256 blocks; LBA masked to 21 bits.
         assert_eq!(
             decode_rw(&[0x0a, 0xff, 0xff, 0xff, 0, 0]),
-            Some(Rw { write: true, lba: 0x1f_ffff, blocks: 256 })
+            Some(Rw {
+                write: true,
+                lba: 0x1f_ffff,
+                blocks: 256
+            })
         );
         // WRITE(16) beyond 2 TiB.
         assert_eq!(
             decode_rw(&[0x8a, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0]),
-            Some(Rw { write: true, lba: 0x1_0000_0000, blocks: 0x100 })
+            Some(Rw {
+                write: true,
+                lba: 0x1_0000_0000,
+                blocks: 0x100
+            })
         );
         // READ(12).
         assert_eq!(
             decode_rw(&[0xa8, 0, 0, 0, 0, 9, 0, 0, 0, 2, 0, 0]),
-            Some(Rw { write: false, lba: 9, blocks: 2 })
+            Some(Rw {
+                write: false,
+                lba: 9,
+                blocks: 2
+            })
         );
         // FUA, DPO, protection, zero length, other commands and short CDBs take the slow path.
         assert_eq!(decode_rw(&[0x2a, 0x08, 0, 0, 0, 0, 0, 0, 1, 0]), None);

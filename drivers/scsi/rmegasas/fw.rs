@@ -158,7 +158,13 @@ mod tests {
         assert!(s.msix_supported());
         assert_eq!(s.max_sge(), 80);
         assert_eq!(s.max_cmds(), 1000);
-        assert_eq!(s.limits(), Ok(Limits { max_cmds: 1000, max_sge: 80 }));
+        assert_eq!(
+            s.limits(),
+            Ok(Limits {
+                max_cmds: 1000,
+                max_sge: 80
+            })
+        );
     }
 
     #[test]
@@ -192,7 +198,10 @@ mod tests {
             FwStatus(0xB050_0001).limits(),
             Err(LimitsError::TooFewCommands(1))
         );
-        assert_eq!(FwStatus(0xB000_0400).limits(), Err(LimitsError::NoSgElements));
+        assert_eq!(
+            FwStatus(0xB000_0400).limits(),
+            Err(LimitsError::NoSgElements)
+        );
         assert!(FwStatus(0xB001_0002).limits().is_ok());
     }
 

@@ -10,8 +10,8 @@ use core::fmt;
 
 use kernel::{
     dma::DataDirection,
-    irq::IrqReturn,
     io::Io,
+    irq::IrqReturn,
     prelude::*,
     scsi::{
         sense,
@@ -86,7 +86,11 @@ fn complete_with_sense(mut cmd: Command<Rmegasas>, key: sense::SenseKey, asc: u8
 /// Fills the frame of `cmd` and returns its length in bytes, or `None` when the SG list does
 /// not fit (the caller then bounces the command). With `bounce`, the frame describes that one
 /// segment (the bounce buffer) instead of the command's list.
-fn build_frame(mfi: &Mfi<'_>, cmd: &mut Command<Rmegasas>, bounce: Option<sg::Segment>) -> Option<usize> {
+fn build_frame(
+    mfi: &Mfi<'_>,
+    cmd: &mut Command<Rmegasas>,
+    bounce: Option<sg::Segment>,
+) -> Option<usize> {
     let ctx = cmd.next_context();
     let (slot, cmd) = mfi.pool.slot(cmd)?;
     let dev = cmd.device();
@@ -102,7 +106,11 @@ fn build_frame(mfi: &Mfi<'_>, cmd: &mut Command<Rmegasas>, bounce: Option<sg::Se
     } else {
         None
     };
-    let sgl = if rw.is_some() { frame::IO_SGL } else { frame::PTHRU_SGL };
+    let sgl = if rw.is_some() {
+        frame::IO_SGL
+    } else {
+        frame::PTHRU_SGL
+    };
     let mut written = match bounce {
         Some(seg) => write_sgl(mfi, core::iter::once(seg), &mut slot.cmd[sgl..]).ok()?,
         None => write_sgl(mfi, cmd.segments(), &mut slot.cmd[sgl..]).ok()?,
@@ -119,7 +127,11 @@ fn build_frame(mfi: &Mfi<'_>, cmd: &mut Command<Rmegasas>, bounce: Option<sg::Se
         written = write_sgl(mfi, core::iter::once(seg), &mut slot.cmd[sgl..]).ok()?;
     }
     let mut h = Header {
-        cmd: if mfi.jbod { MfiCmd::PdScsiIo } else { MfiCmd::LdScsiIo },
+        cmd: if mfi.jbod {
+            MfiCmd::PdScsiIo
+        } else {
+            MfiCmd::LdScsiIo
+        },
         target,
         lun,
         context: ctx.to_u32(),
@@ -132,7 +144,11 @@ fn build_frame(mfi: &Mfi<'_>, cmd: &mut Command<Rmegasas>, bounce: Option<sg::Se
     let sense_len = SENSE_BUFFERSIZE as u8;
     match rw {
         Some(rw) => {
-            h.cmd = if rw.write { MfiCmd::LdWrite } else { MfiCmd::LdRead };
+            h.cmd = if rw.write {
+                MfiCmd::LdWrite
+            } else {
+                MfiCmd::LdRead
+            };
             h.data_xfer_len = rw.blocks;
             frame::write_ldio(slot.cmd, &h, rw.lba, slot.resp_dma, sense_len);
         }
@@ -171,7 +187,11 @@ fn complete_ctx(host: &Host<Rmegasas>, mfi: &Mfi<'_>, ctx: kernel::scsi::ring::C
         MfiStatus::SCSI_DONE_WITH_ERROR => (HostByte::Ok, status),
         MfiStatus::DEVICE_NOT_FOUND => (HostByte::BadTarget, ScsiStatus::GOOD),
         MfiStatus::SCSI_IO_FAILED | MfiStatus::LD_INIT_IN_PROGRESS => {
-            let s = if c.scsi_status == 0xf0 { ScsiStatus::CHECK_CONDITION } else { status };
+            let s = if c.scsi_status == 0xf0 {
+                ScsiStatus::CHECK_CONDITION
+            } else {
+                status
+            };
             (HostByte::Error, s)
         }
         _ => (HostByte::Error, ScsiStatus::GOOD),
@@ -286,12 +306,22 @@ impl HostOps for Rmegasas {
                 EhStatus::Success
             }
             Ok(s) if s == MfiStatus::ABORT_NOT_POSSIBLE && !cmd.in_hardware() => {
-                dev_dbg!(mfi.pdev, "abort of tag {}: status {:#04x}, completed meanwhile\n", cmd.tag(), s.0);
+                dev_dbg!(
+                    mfi.pdev,
+                    "abort of tag {}: status {:#04x}, completed meanwhile\n",
+                    cmd.tag(),
+                    s.0
+                );
                 EhStatus::Success
             }
             Ok(s) => {
                 Stats::inc(&mfi.stats.aborts_failed);
-                dev_warn!(mfi.pdev, "abort of tag {} failed: MFI status {:#04x}\n", cmd.tag(), s.0);
+                dev_warn!(
+                    mfi.pdev,
+                    "abort of tag {} failed: MFI status {:#04x}\n",
+                    cmd.tag(),
+                    s.0
+                );
                 EhStatus::Failed
             }
             Err(e) => {
@@ -318,7 +348,12 @@ impl HostOps for Rmegasas {
         match r {
             Ok(_) => EhStatus::Success,
             Err(_) => {
-                dev_warn!(mfi.pdev, "device {}:{} still has commands after a reset; escalating\n", id, lun);
+                dev_warn!(
+                    mfi.pdev,
+                    "device {}:{} still has commands after a reset; escalating\n",
+                    id,
+                    lun
+                );
                 EhStatus::Failed
             }
         }
@@ -327,7 +362,11 @@ impl HostOps for Rmegasas {
     fn eh_host_reset(host: &Host<Self>, _cmd: &EhCommand<Self>) -> EhStatus {
         let mfi = host.data();
         Stats::inc(&mfi.stats.resets);
-        dev_warn!(mfi.pdev, "resetting the controller ({} commands busy)\n", host.busy());
+        dev_warn!(
+            mfi.pdev,
+            "resetting the controller ({} commands busy)\n",
+            host.busy()
+        );
         if let Err(e) = mfi.reset() {
             dev_err!(mfi.pdev, "controller reset failed: {:?}\n", e);
             return EhStatus::Failed;
@@ -338,7 +377,11 @@ impl HostOps for Rmegasas {
             mfi.bounce.release(c.tag());
             c.complete_with(HostByte::Reset, ScsiStatus::GOOD)
         });
-        dev_info!(mfi.pdev, "controller reset done; {} commands reclaimed\n", n);
+        dev_info!(
+            mfi.pdev,
+            "controller reset done; {} commands reclaimed\n",
+            n
+        );
         EhStatus::Success
     }
 
@@ -374,7 +417,11 @@ impl HostOps for Rmegasas {
         writeln!(f, "sge_format: {:?}", mfi.sge)?;
         writeln!(f, "mode: {}", if mfi.jbod { "jbod" } else { "raid" })?;
         writeln!(f, "drives: {}", mfi.drives.count)?;
-        writeln!(f, "interrupt: {}", if mfi.intx { "intx" } else { "msi/msi-x" })?;
+        writeln!(
+            f,
+            "interrupt: {}",
+            if mfi.intx { "intx" } else { "msi/msi-x" }
+        )?;
         writeln!(f, "reply_producer: {}", p)?;
         writeln!(f, "reply_consumer: {}", c)?;
         let outstanding = host.count_in_hardware(|_| true);

@@ -49,8 +49,7 @@ use kernel::{
             Atomic,
             Relaxed, //
         },
-        Mutex,
-        SpinLockIrq,
+        Mutex, SpinLockIrq,
     },
     time::Delta,
 };
@@ -251,17 +250,29 @@ pub(crate) fn fw_status(bar: &Bar<'_>) -> FwStatus {
 }
 
 /// Brings the firmware to READY, resetting it when it is in any other state but FAULT.
-pub(crate) fn transition_to_ready(pdev: &pci::Device, bar: &Bar<'_>, force: bool) -> Result<FwStatus> {
+pub(crate) fn transition_to_ready(
+    pdev: &pci::Device,
+    bar: &Bar<'_>,
+    force: bool,
+) -> Result<FwStatus> {
     let status = fw_status(bar);
     match status.state() {
         FwState::Ready if !force => return Ok(status),
         FwState::Fault => {
-            dev_err!(pdev, "firmware is in FAULT state (status {:#010x})\n", status.0);
+            dev_err!(
+                pdev,
+                "firmware is in FAULT state (status {:#010x})\n",
+                status.0
+            );
             return Err(ENODEV);
         }
         state => {
             if !force {
-                dev_info!(pdev, "firmware is {}, resetting it to READY\n", state.name());
+                dev_info!(
+                    pdev,
+                    "firmware is {}, resetting it to READY\n",
+                    state.name()
+                );
             }
             // Abort everything and reinitialise (`MFI_RESET_FLAGS`).
             bar.write_reg(regs::IDB::zeroed().with_ready(true).with_abort(true));
@@ -276,7 +287,11 @@ pub(crate) fn transition_to_ready(pdev: &pci::Device, bar: &Bar<'_>, force: bool
     )
     .inspect_err(|_| dev_err!(pdev, "firmware never became READY after a reset\n"))?;
     if s.state() == FwState::Fault {
-        dev_err!(pdev, "firmware went to FAULT during reset (status {:#010x})\n", s.0);
+        dev_err!(
+            pdev,
+            "firmware went to FAULT during reset (status {:#010x})\n",
+            s.0
+        );
         return Err(ENODEV);
     }
     Ok(s)
@@ -335,8 +350,13 @@ impl<'bound> Mfi<'bound> {
 
             let pool = SlotPool::new(dev, cmds, frame_bytes, SENSE_BUFFERSIZE)
                 .inspect_err(|_| dev_err!(pdev, "cannot allocate {} frames\n", cmds))?;
-            let bounce = Bounce::new(dev, max_transfer)
-                .inspect_err(|_| dev_err!(pdev, "cannot allocate a {} byte bounce buffer\n", max_transfer))?;
+            let bounce = Bounce::new(dev, max_transfer).inspect_err(|_| {
+                dev_err!(
+                    pdev,
+                    "cannot allocate a {} byte bounce buffer\n",
+                    max_transfer
+                )
+            })?;
             let mut mgmt = SlotPool::new(dev, 2, frame::FRAME_SIZE, MGMT_BUF)?;
             let ring_words = REPLIES + usize::from(limits.max_cmds);
             let ring_mem = Coherent::<u32>::zeroed_slice(dev, ring_words, GFP_KERNEL)
@@ -348,7 +368,14 @@ impl<'bound> Mfi<'bound> {
             init_queue(pdev, &bar, &mut mgmt, &ring_mem, limits.max_cmds)?;
 
             let info = {
-                let b = polled_dcmd(pdev, &bar, &mut mgmt, dcmd::CTRL_GET_INFO, &mbox_byte0(1), 2048)?;
+                let b = polled_dcmd(
+                    pdev,
+                    &bar,
+                    &mut mgmt,
+                    dcmd::CTRL_GET_INFO,
+                    &mbox_byte0(1),
+                    2048,
+                )?;
                 CtrlInfo::parse(b)
             };
             let jbod = info.ld_present == 0 && info.pd_present > 0;
@@ -364,7 +391,11 @@ impl<'bound> Mfi<'bound> {
             let sg_limits = sg::Limits {
                 max_segment_size: u32::MAX,
                 boundary_mask: u64::from(u32::MAX),
-                max_segments: usize::from(if sge_limit > 0 { sge_limit.min(max_sge) } else { max_sge }),
+                max_segments: usize::from(if sge_limit > 0 {
+                    sge_limit.min(max_sge)
+                } else {
+                    max_sge
+                }),
             };
             Ok(try_pin_init!(Mfi {
                 pdev,
@@ -392,7 +423,8 @@ impl<'bound> Mfi<'bound> {
 
     /// Enables interrupts: acknowledges anything pending, then unmasks (never all ones).
     pub(crate) fn enable_interrupts(&self) {
-        self.bar.write_reg(regs::ODCR0::zeroed().with_value(u32::MAX));
+        self.bar
+            .write_reg(regs::ODCR0::zeroed().with_value(u32::MAX));
         let mask = match self.model {
             Model::Sas1078 => 0x7fff_ffffu32,
             Model::Sas2108 => !0x5u32,
@@ -429,7 +461,8 @@ impl<'bound> Mfi<'bound> {
         let mut n = 0;
         let mut it = pending;
         for i in it.by_ref() {
-            let Ok(ctx) = ring_read(&self.ring_mem, REPLIES + usize::try_from(i).unwrap_or(0)) else {
+            let Ok(ctx) = ring_read(&self.ring_mem, REPLIES + usize::try_from(i).unwrap_or(0))
+            else {
                 continue;
             };
             n += 1;
@@ -458,7 +491,11 @@ impl<'bound> Mfi<'bound> {
     pub(crate) fn abort(&self, tag: u16, ctx: ContextTag) -> Result<MfiStatus> {
         let addr = self.pool.cmd_dma(tag).ok_or(EINVAL)?;
         let mut mgmt = self.mgmt.lock();
-        let ctx_abort = ContextTag { tag: MGMT_TAG, seq: MGMT_ABORT }.to_u32();
+        let ctx_abort = ContextTag {
+            tag: MGMT_TAG,
+            seq: MGMT_ABORT,
+        }
+        .to_u32();
         let fa = {
             let slot = mgmt.slot_exclusive(MGMT_ABORT).ok_or(EINVAL)?;
             frame::write_abort(slot.cmd, ctx_abort, ctx.to_u32(), addr);
@@ -474,7 +511,8 @@ impl<'bound> Mfi<'bound> {
         let mut mgmt = self.mgmt.lock();
         // Masking all interrupts resets QEMU's controller and its reply queue; the doorbell
         // reset does the same on real firmware.
-        self.bar.write_reg(regs::OMSK::zeroed().with_value(u32::MAX));
+        self.bar
+            .write_reg(regs::OMSK::zeroed().with_value(u32::MAX));
         transition_to_ready(self.pdev, &self.bar, true)?;
         {
             // No interrupt handler may drain while the indices restart.
@@ -483,7 +521,13 @@ impl<'bound> Mfi<'bound> {
             let _ = ring_write(&self.ring_mem, PRODUCER, 0);
             let _ = ring_write(&self.ring_mem, CONSUMER, 0);
         }
-        init_queue(self.pdev, &self.bar, &mut mgmt, &self.ring_mem, self.limits.max_cmds)?;
+        init_queue(
+            self.pdev,
+            &self.bar,
+            &mut mgmt,
+            &self.ring_mem,
+            self.limits.max_cmds,
+        )?;
         drop(mgmt);
         self.enable_interrupts();
         Ok(())
@@ -560,7 +604,11 @@ fn init_queue(
         let v = u32::from_le_bytes([chunk[0], chunk[1], chunk[2], chunk[3]]);
         ring_write(ring_mem, QUEUE_INFO + i, v)?;
     }
-    let ctx = ContextTag { tag: MGMT_TAG, seq: MGMT_POLL }.to_u32();
+    let ctx = ContextTag {
+        tag: MGMT_TAG,
+        seq: MGMT_POLL,
+    }
+    .to_u32();
     let fa = {
         let slot = mgmt.slot_exclusive(MGMT_POLL).ok_or(EINVAL)?;
         frame::write_init(slot.cmd, ctx, addr(QUEUE_INFO));
@@ -594,7 +642,11 @@ fn polled_dcmd<'a>(
             cmd: MfiCmd::Dcmd,
             target: 0,
             lun: 0,
-            context: ContextTag { tag: MGMT_TAG, seq: MGMT_POLL }.to_u32(),
+            context: ContextTag {
+                tag: MGMT_TAG,
+                seq: MGMT_POLL,
+            }
+            .to_u32(),
             flags: fmt.flags(),
             data_xfer_len: u32::try_from(len)?,
             sge_count: u8::from(len > 0),
@@ -623,7 +675,12 @@ fn polled_dcmd<'a>(
     let status = wait_status(mgmt, MGMT_POLL)
         .inspect_err(|_| dev_err!(pdev, "DCMD {:#010x} never completed\n", opcode))?;
     if status != MfiStatus::OK {
-        dev_err!(pdev, "DCMD {:#010x} failed with MFI status {:#04x}\n", opcode, status.0);
+        dev_err!(
+            pdev,
+            "DCMD {:#010x} failed with MFI status {:#04x}\n",
+            opcode,
+            status.0
+        );
         return Err(EIO);
     }
     let slot = mgmt.slot_exclusive(MGMT_POLL).ok_or(EINVAL)?;
@@ -636,7 +693,9 @@ fn parse_ld_list(b: &[u8]) -> Drives {
         present: [false; MAX_TARGETS],
         count: 0,
     };
-    let n = usize::try_from(frame::get32(b, 0)).unwrap_or(0).min(MAX_TARGETS);
+    let n = usize::try_from(frame::get32(b, 0))
+        .unwrap_or(0)
+        .min(MAX_TARGETS);
     for i in 0..n {
         let t = usize::from(b[8 + i * 16]);
         if t < MAX_TARGETS && !d.present[t] {
@@ -654,7 +713,9 @@ fn parse_pd_list(b: &[u8]) -> Drives {
         present: [false; MAX_TARGETS],
         count: 0,
     };
-    let n = usize::try_from(frame::get32(b, 4)).unwrap_or(0).min((MGMT_BUF - 8) / 24);
+    let n = usize::try_from(frame::get32(b, 4))
+        .unwrap_or(0)
+        .min((MGMT_BUF - 8) / 24);
     for i in 0..n {
         let id = frame::get16(b, 8 + i * 24);
         let t = usize::from(id >> 8);

@@ -21,8 +21,8 @@ use kernel::{
     },
 };
 
-mod fw;
 mod frame;
+mod fw;
 mod host;
 mod mfi;
 mod regs;
@@ -141,7 +141,11 @@ fn params(pdev: &pci::Device) -> Result<Params> {
     }
     let sge_limit = module_parameters::sge_limit.value();
     if !(0..=255).contains(&sge_limit) {
-        dev_err!(pdev, "sge_limit={} is out of range (0 for no limit, or 1..=255)\n", sge_limit);
+        dev_err!(
+            pdev,
+            "sge_limit={} is out of range (0 for no limit, or 1..=255)\n",
+            sge_limit
+        );
         return Err(EINVAL);
     }
     Ok(Params {
@@ -187,7 +191,9 @@ impl pci::Driver for Driver {
             unsafe { pdev.dma_set_coherent_mask(DmaMask::new::<32>()) }?;
             let bar = pdev
                 .iomap_region_sized::<{ regs::WINDOW }>(model.register_bar(), c"rmegasas")
-                .inspect_err(|e| dev_err!(pdev, "cannot map BAR {}: {:?}\n", model.register_bar(), e))?;
+                .inspect_err(|e| {
+                    dev_err!(pdev, "cannot map BAR {}: {:?}\n", model.register_bar(), e)
+                })?;
 
             let status = mfi::transition_to_ready(pdev, &bar, false)?;
             let limits = check_limits(pdev, status)?;

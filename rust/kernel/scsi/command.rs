@@ -80,7 +80,9 @@ impl<T: HostOps> CmdPdu<T> {
     pub(crate) unsafe fn init(cmd: *mut bindings::scsi_cmnd) {
         // SAFETY: The caller's promise.
         let p = unsafe { bindings::scsi_cmd_priv(cmd) }.cast::<Self>();
-        crate::build_assert::build_assert!(mem::align_of::<Self>() <= mem::align_of::<bindings::scsi_cmnd>());
+        crate::build_assert::build_assert!(
+            mem::align_of::<Self>() <= mem::align_of::<bindings::scsi_cmnd>()
+        );
         // SAFETY: `p` is valid for writes and aligned: the private area directly follows a
         // `struct scsi_cmnd`, whose alignment is at least ours (checked above).
         unsafe {
@@ -233,7 +235,10 @@ impl<T: HostOps> Command<T> {
     /// # Safety
     ///
     /// `cmd` must be a started command of a host of `T` with an initialised PDU.
-    pub(crate) unsafe fn take_from_hardware(cmd: NonNull<bindings::scsi_cmnd>, seq: u16) -> Option<Self> {
+    pub(crate) unsafe fn take_from_hardware(
+        cmd: NonNull<bindings::scsi_cmnd>,
+        seq: u16,
+    ) -> Option<Self> {
         // SAFETY: The caller's promise.
         let pdu = unsafe { CmdPdu::<T>::of(cmd.as_ptr()) };
         if pdu.seq.load(Relaxed) & 0xffff != u32::from(seq) {

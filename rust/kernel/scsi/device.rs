@@ -65,7 +65,7 @@ impl ScsiDevice {
     pub fn queue_depth(&self) -> u32 {
         // SAFETY: By the type invariant; a plain read of a word the midlayer updates.
         let d = unsafe { (*self.raw()).queue_depth };
-        u32::try_from(d).unwrap_or(0)
+        u32::from(d)
     }
 
     /// Changes the queue depth as the midlayer's default does (`scsi_change_queue_depth()`),

@@ -12,6 +12,7 @@
 //!   driver's [`HostOps::HostData`] in the host's private area (`shost_priv()`) and the
 //!   interrupt handlers that complete its commands.
 
+use crate::ffi::{c_int, c_uint, c_ulong, c_void};
 use crate::{
     bindings, debugfs, device,
     error::{from_result, to_result, VTABLE_DEFAULT_ERROR},
@@ -28,7 +29,6 @@ use crate::{
     ThisModule,
 };
 use core::fmt;
-use crate::ffi::{c_int, c_uint, c_ulong, c_void};
 use core::{
     marker::{PhantomData, PhantomPinned},
     mem::size_of,
@@ -324,7 +324,11 @@ impl<T: HostOps> Host<T> {
     /// returned for it, as the device echoed it. Returns `None` for a context that does not
     /// name a command the device holds now: a late completion after an abort or reset, a
     /// duplicate, or nonsense from the device. Safe from interrupt context.
-    pub fn take_from_hardware(&self, hwq: u16, ctx: crate::scsi::ring::ContextTag) -> Option<Command<T>> {
+    pub fn take_from_hardware(
+        &self,
+        hwq: u16,
+        ctx: crate::scsi::ring::ContextTag,
+    ) -> Option<Command<T>> {
         let unique = (u32::from(hwq) << 16) | u32::from(ctx.tag);
         // CAST: `scsi_host_find_tag` takes the unique tag as a C `int`, bit for bit.
         let unique = unique as c_int;
@@ -422,15 +426,24 @@ impl<T: HostOps> Template<T> {
         // zero), which the fields below then fill.
         let mut t: bindings::scsi_host_template = unsafe { core::mem::zeroed() };
         t.module = module.as_ptr();
-        t.name = T::NAME.as_ptr().cast();
-        t.proc_name = T::NAME.as_ptr().cast();
+        // The kernel's `char` is unsigned: the bytes, not `CStr::as_ptr`'s `c_char`.
+        t.name = T::NAME.to_bytes_with_nul().as_ptr();
+        t.proc_name = T::NAME.to_bytes_with_nul().as_ptr();
         // CAST: A PDU is far smaller than 4 GiB.
         t.cmd_size = size_of::<CmdPdu<T>>() as u32;
         t.queuecommand = Some(Callbacks::<T>::queuecommand);
-        t.commit_rqs = if T::HAS_COMMIT_RQS { Some(Callbacks::<T>::commit_rqs) } else { None };
+        t.commit_rqs = if T::HAS_COMMIT_RQS {
+            Some(Callbacks::<T>::commit_rqs)
+        } else {
+            None
+        };
         t.init_cmd_priv = Some(Callbacks::<T>::init_cmd_priv);
         t.exit_cmd_priv = Some(Callbacks::<T>::exit_cmd_priv);
-        t.eh_abort_handler = if T::HAS_EH_ABORT { Some(Callbacks::<T>::eh_abort) } else { None };
+        t.eh_abort_handler = if T::HAS_EH_ABORT {
+            Some(Callbacks::<T>::eh_abort)
+        } else {
+            None
+        };
         t.eh_device_reset_handler = if T::HAS_EH_DEVICE_RESET {
             Some(Callbacks::<T>::eh_device_reset)
         } else {
@@ -451,21 +464,41 @@ impl<T: HostOps> Template<T> {
         } else {
             None
         };
-        t.eh_timed_out = if T::HAS_EH_TIMED_OUT { Some(Callbacks::<T>::eh_timed_out) } else { None };
-        t.sdev_init = if T::HAS_SDEV_INIT { Some(Callbacks::<T>::sdev_init) } else { None };
+        t.eh_timed_out = if T::HAS_EH_TIMED_OUT {
+            Some(Callbacks::<T>::eh_timed_out)
+        } else {
+            None
+        };
+        t.sdev_init = if T::HAS_SDEV_INIT {
+            Some(Callbacks::<T>::sdev_init)
+        } else {
+            None
+        };
         t.sdev_configure = if T::HAS_SDEV_CONFIGURE {
             Some(Callbacks::<T>::sdev_configure)
         } else {
             None
         };
-        t.sdev_destroy = if T::HAS_SDEV_DESTROY { Some(Callbacks::<T>::sdev_destroy) } else { None };
+        t.sdev_destroy = if T::HAS_SDEV_DESTROY {
+            Some(Callbacks::<T>::sdev_destroy)
+        } else {
+            None
+        };
         t.change_queue_depth = if T::HAS_CHANGE_QUEUE_DEPTH {
             Some(Callbacks::<T>::change_queue_depth)
         } else {
             None
         };
-        t.map_queues = if T::HAS_MAP_QUEUES { Some(Callbacks::<T>::map_queues) } else { None };
-        t.mq_poll = if T::HAS_MQ_POLL { Some(Callbacks::<T>::mq_poll) } else { None };
+        t.map_queues = if T::HAS_MAP_QUEUES {
+            Some(Callbacks::<T>::map_queues)
+        } else {
+            None
+        };
+        t.mq_poll = if T::HAS_MQ_POLL {
+            Some(Callbacks::<T>::mq_poll)
+        } else {
+            None
+        };
         // Limits; the registration overrides the per-host ones with `HostConfig`.
         t.can_queue = 1;
         t.this_id = -1;
@@ -488,6 +521,10 @@ impl<T: HostOps> Template<T> {
 /// kernel::scsi_host_template!(MY_TEMPLATE, MyHba);
 /// ```
 #[macro_export]
+#[allow(
+    clippy::crate_in_macro_def,
+    reason = "the template belongs to the calling module: `crate::LocalModule` is its `module!` type"
+)]
 macro_rules! scsi_host_template {
     ($name:ident, $ops:ty) => {
         static $name: $crate::scsi::Template<$ops> = $crate::scsi::Template::new(
@@ -615,7 +652,9 @@ impl<T: HostOps> Callbacks<T> {
     /// # Safety
     ///
     /// Called by the midlayer's timeout handler with a command of a host of `T`.
-    unsafe extern "C" fn eh_timed_out(cmd: *mut bindings::scsi_cmnd) -> bindings::scsi_timeout_action {
+    unsafe extern "C" fn eh_timed_out(
+        cmd: *mut bindings::scsi_cmnd,
+    ) -> bindings::scsi_timeout_action {
         // SAFETY: As for `eh_abort`.
         let (host, cmd) = unsafe { EhCommand::<T>::from_raw(cmd) };
         match T::eh_timed_out(host, cmd) {
@@ -658,7 +697,10 @@ impl<T: HostOps> Callbacks<T> {
     /// # Safety
     ///
     /// Called by the midlayer with a device of a host of `T`.
-    unsafe extern "C" fn change_queue_depth(sdev: *mut bindings::scsi_device, depth: c_int) -> c_int {
+    unsafe extern "C" fn change_queue_depth(
+        sdev: *mut bindings::scsi_device,
+        depth: c_int,
+    ) -> c_int {
         // SAFETY: `sdev` and its host are valid during the call.
         let (host, sdev) = unsafe { ScsiDevice::from_raw::<T>(sdev) };
         let depth = T::change_queue_depth(host, sdev, u32::try_from(depth).unwrap_or(1));
@@ -726,11 +768,14 @@ pub struct Registration<'bound, T: HostOps> {
     cookies: [VectorCookie; MAX_VECTORS],
     nr_irqs: usize,
     vectors: Option<pci::IrqVectorRegistration<'bound>>,
-    debugfs: Option<(debugfs::Dir, Pin<KBox<debugfs::File<HostRef<T>>>>)>,
+    debugfs: Option<HostDebugfs<T>>,
     #[pin]
     _pin: PhantomPinned,
     _p: PhantomData<(&'bound (), T)>,
 }
+
+/// A host's debugfs directory and its `state` file.
+type HostDebugfs<T> = (debugfs::Dir, Pin<KBox<debugfs::File<HostRef<T>>>>);
 
 /// A host as the data of its debugfs file.
 ///
@@ -789,7 +834,6 @@ where
         vectors: Option<pci::IrqVectorRegistration<'bound>>,
         data: impl PinInit<HostData<'bound, T>, Error> + 'bound,
     ) -> impl PinInit<Self, Error> + 'bound {
-        let _ = const { assert!(size_of::<VectorCookie>() > 0) };
         try_pin_init!(&this in Self {
             shost: {
                 // CAST: The private area must hold the host data.
@@ -876,7 +920,11 @@ where
 
 impl<T: HostOps> Registration<'_, T> {
     fn create_debugfs(&mut self) -> Result {
-        let name = CString::try_from_fmt(crate::macros::fmt!("{}-host{}", T::NAME.to_str()?, self.host().host_no()))?;
+        let name = CString::try_from_fmt(crate::macros::fmt!(
+            "{}-host{}",
+            T::NAME.to_str()?,
+            self.host().host_no()
+        ))?;
         let dir = debugfs::Dir::new(&name);
         let data = HostRef::<T> {
             shost: self.shost,
@@ -884,11 +932,19 @@ impl<T: HostOps> Registration<'_, T> {
         };
         let file = if T::HAS_DEBUGFS_WRITE {
             KBox::pin_init(
-                dir.read_write_callback_file(c"state", data, &debugfs_show::<T>, &debugfs_write::<T>),
+                dir.read_write_callback_file(
+                    c"state",
+                    data,
+                    &debugfs_show::<T>,
+                    &debugfs_write::<T>,
+                ),
                 GFP_KERNEL,
             )?
         } else {
-            KBox::pin_init(dir.read_callback_file(c"state", data, &debugfs_show::<T>), GFP_KERNEL)?
+            KBox::pin_init(
+                dir.read_callback_file(c"state", data, &debugfs_show::<T>),
+                GFP_KERNEL,
+            )?
         };
         self.debugfs = Some((dir, file));
         Ok(())

@@ -188,7 +188,10 @@ mod tests {
 
     #[test]
     fn context_tag_round_trip() {
-        let c = ContextTag { tag: 0x1234, seq: 0xabcd };
+        let c = ContextTag {
+            tag: 0x1234,
+            seq: 0xabcd,
+        };
         assert_eq!(c.to_u32(), 0xabcd_1234);
         assert_eq!(ContextTag::from_u32(0xabcd_1234), c);
         assert_eq!(ContextTag::from_u32(7), ContextTag { tag: 7, seq: 0 });

@@ -174,7 +174,9 @@ impl Sense {
                 let asc = if avail > 12 { buf[12] } else { 0 };
                 let ascq = if avail > 13 { buf[13] } else { 0 };
                 let information = if buf[0] & 0x80 != 0 && buf.len() >= 7 {
-                    Some(u64::from(u32::from_be_bytes([buf[3], buf[4], buf[5], buf[6]])))
+                    Some(u64::from(u32::from_be_bytes([
+                        buf[3], buf[4], buf[5], buf[6],
+                    ])))
                 } else {
                     None
                 };
@@ -197,7 +199,10 @@ impl Sense {
                 // Walk the descriptors for the INFORMATION one (type 0x00, length 0x0a).
                 while pos + 2 <= end {
                     let len = usize::from(buf[pos + 1]);
-                    if buf[pos] == 0x00 && len == 0x0a && pos + 12 <= end && buf[pos + 2] & 0x80 != 0
+                    if buf[pos] == 0x00
+                        && len == 0x0a
+                        && pos + 12 <= end
+                        && buf[pos + 2] & 0x80 != 0
                     {
                         let mut b = [0u8; 8];
                         b.copy_from_slice(&buf[pos + 4..pos + 12]);
@@ -246,7 +251,13 @@ mod tests {
     #[test]
     fn descriptor_round_trip() {
         let mut buf = [0u8; 96];
-        let len = build(&mut buf, Format::Descriptor, SenseKey::UnitAttention, 0x29, 0x00);
+        let len = build(
+            &mut buf,
+            Format::Descriptor,
+            SenseKey::UnitAttention,
+            0x29,
+            0x00,
+        );
         assert_eq!(len, 8);
         let s = Sense::parse(&buf[..len]).unwrap();
         assert_eq!(s.response_code, 0x72);

@@ -280,9 +280,27 @@ mod tests {
             n += 1;
         }
         assert_eq!(n, 3);
-        assert_eq!(pieces[0], Segment { addr: 0xf800, len: 0x800 });
-        assert_eq!(pieces[1], Segment { addr: 0x10000, len: 0x1000 });
-        assert_eq!(pieces[2], Segment { addr: 0x11000, len: 0x800 });
+        assert_eq!(
+            pieces[0],
+            Segment {
+                addr: 0xf800,
+                len: 0x800
+            }
+        );
+        assert_eq!(
+            pieces[1],
+            Segment {
+                addr: 0x10000,
+                len: 0x1000
+            }
+        );
+        assert_eq!(
+            pieces[2],
+            Segment {
+                addr: 0x11000,
+                len: 0x800
+            }
+        );
     }
 
     #[test]
@@ -293,8 +311,14 @@ mod tests {
             max_segments: 4,
         };
         let segs = [
-            Segment { addr: u64::MAX - 0xfff, len: 0x1000 },
-            Segment { addr: 0x5000, len: 0 },
+            Segment {
+                addr: u64::MAX - 0xfff,
+                len: 0x1000,
+            },
+            Segment {
+                addr: 0x5000,
+                len: 0,
+            },
         ];
         assert_eq!(split(segs.iter().copied(), &l).count(), 1);
     }
@@ -311,7 +335,10 @@ mod tests {
         let r = write(segs.iter().copied(), &l, &mut [&mut area[..]], &Rec);
         assert_eq!(r, Err(CursorError::TooManySegments));
         // Limited by the area rather than max_segments.
-        let l = Limits { max_segments: 100, ..l };
+        let l = Limits {
+            max_segments: 100,
+            ..l
+        };
         let r = write(segs.iter().copied(), &l, &mut [&mut area[..]], &Rec);
         assert_eq!(r, Err(CursorError::TooManySegments));
     }
@@ -326,7 +353,10 @@ mod tests {
         // The inline area holds two descriptors (and a spare 4 bytes); the chain holds four.
         let mut inline = [0u8; 28];
         let mut chain = [0u8; 48];
-        let segs = [Segment { addr: 0x10_0000, len: 0x5000 }];
+        let segs = [Segment {
+            addr: 0x10_0000,
+            len: 0x5000,
+        }];
         let w = write(
             segs.iter().copied(),
             &l,
@@ -341,7 +371,13 @@ mod tests {
         assert!(!last_a && last_b);
         assert_eq!(a[1].addr, 0x10_1000);
         assert_eq!(b[0].addr, 0x10_2000);
-        assert_eq!(b[2], Segment { addr: 0x10_4000, len: 0x1000 });
+        assert_eq!(
+            b[2],
+            Segment {
+                addr: 0x10_4000,
+                len: 0x1000
+            }
+        );
     }
 
     /// Property: over random lists and limits, every input byte appears once and in order,

@@ -61,8 +61,10 @@ impl SlotPool {
         }
         let (cmd_size, resp_size) = (round64(cmd_size), round64(resp_size));
         let n = usize::try_from(count)?;
-        let cmd = Coherent::<u8>::zeroed_slice(dev, n.checked_mul(cmd_size).ok_or(EINVAL)?, GFP_KERNEL)?;
-        let resp = Coherent::<u8>::zeroed_slice(dev, n.checked_mul(resp_size).ok_or(EINVAL)?, GFP_KERNEL)?;
+        let cmd =
+            Coherent::<u8>::zeroed_slice(dev, n.checked_mul(cmd_size).ok_or(EINVAL)?, GFP_KERNEL)?;
+        let resp =
+            Coherent::<u8>::zeroed_slice(dev, n.checked_mul(resp_size).ok_or(EINVAL)?, GFP_KERNEL)?;
         // INVARIANT: sizes as allocated above.
         Ok(Self {
             cmd,
@@ -129,8 +131,14 @@ impl SlotPool {
         // SAFETY: In bounds by the type invariant; exclusive by the caller's promise.
         let (cmd, resp) = unsafe {
             (
-                core::slice::from_raw_parts_mut(self.cmd.as_mut_ptr().cast::<u8>().add(c), self.cmd_size),
-                core::slice::from_raw_parts_mut(self.resp.as_mut_ptr().cast::<u8>().add(r), self.resp_size),
+                core::slice::from_raw_parts_mut(
+                    self.cmd.as_mut_ptr().cast::<u8>().add(c),
+                    self.cmd_size,
+                ),
+                core::slice::from_raw_parts_mut(
+                    self.resp.as_mut_ptr().cast::<u8>().add(r),
+                    self.resp_size,
+                ),
             )
         };
         Some(Slot {
@@ -219,16 +227,22 @@ impl Bounce {
         self.count.add(1, Relaxed);
         // SAFETY: We just became the owner (type invariant): nobody else reaches the buffer
         // until `release`; `len` is within it.
-        let buf = unsafe { core::slice::from_raw_parts_mut(self.buf.as_mut_ptr().cast::<u8>(), len) };
+        let buf =
+            unsafe { core::slice::from_raw_parts_mut(self.buf.as_mut_ptr().cast::<u8>(), len) };
         Some((buf, self.buf.dma_address(), cmd))
     }
 
     /// The buffer, if `cmd` owns it (at completion, to copy a read out).
-    pub fn owned<'a, T: HostOps>(&'a self, cmd: &'a mut Command<T>) -> Option<(&'a [u8], &'a mut Command<T>)> {
+    pub fn owned<'a, T: HostOps>(
+        &'a self,
+        cmd: &'a mut Command<T>,
+    ) -> Option<(&'a [u8], &'a mut Command<T>)> {
         if self.owner.load(Relaxed) != u32::from(cmd.tag()) + 1 {
             return None;
         }
-        let len = usize::try_from(cmd.transfer_len()).ok()?.min(self.buf.len());
+        let len = usize::try_from(cmd.transfer_len())
+            .ok()?
+            .min(self.buf.len());
         // SAFETY: `cmd` owns the buffer (type invariant) and lends it for `'a`.
         let buf = unsafe { core::slice::from_raw_parts(self.buf.as_ptr().cast::<u8>(), len) };
         Some((buf, cmd))

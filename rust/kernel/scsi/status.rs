@@ -88,9 +88,6 @@ mod tests {
             0x0000_0002
         );
         assert_eq!(result_word(HostByte::Reset, ScsiStatus::GOOD), 0x0008_0000);
-        assert_eq!(
-            result_word(HostByte::Error, ScsiStatus::BUSY),
-            0x0007_0008
-        );
+        assert_eq!(result_word(HostByte::Error, ScsiStatus::BUSY), 0x0007_0008);
     }
 }
