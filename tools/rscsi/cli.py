@@ -158,7 +158,7 @@ def host_tests():
     out.append((f"rustfmt --check ({len(rs)} files)", ok, int(ok), int(not ok), res.stdout[-3000:]))
     cargo = os.path.join(TOP, "tools", "hosttest")
     if os.path.exists(os.path.join(cargo, "Cargo.toml")):
-        res = subprocess.run(["cargo", "test", "--offline", "-q"], capture_output=True, text=True,
+        res = subprocess.run(["cargo", "test", "--offline", "-q", "--workspace"], capture_output=True, text=True,
                              cwd=cargo, env=dict(os.environ, CARGO_TARGET_DIR=os.path.join(CACHE, "hosttest-target")))
         text = res.stdout + res.stderr
         p = sum(int(x) for x in re.findall(r"(\d+) passed", text))
