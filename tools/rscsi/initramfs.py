@@ -92,8 +92,18 @@ def build_overlay(modules_dir, out_path):
     """Writes the overlay archive: /init, guest scripts and plans, and the modules tree.
 
     ``modules_dir`` is an INSTALL_MOD_PATH staging directory (holding lib/modules/<release>).
+    The archive is rewritten only when one of these inputs changed.
     """
     guest = os.path.join(TOP, "tools", "guest")
+    inputs = []
+    for base in (guest, modules_dir):
+        for root, _dirs, names in os.walk(base):
+            inputs += [os.path.join(root, n) for n in names
+                       if not os.path.islink(os.path.join(root, n))]
+    key = _digest(sorted(inputs))
+    stamp = out_path + ".key"
+    if os.path.exists(out_path) and os.path.exists(stamp) and open(stamp).read() == key:
+        return out_path
     with open(out_path, "wb") as f:
         w = cpio.Writer(f)
         w.copy("init", os.path.join(guest, "init"), 0o755)
@@ -109,6 +119,8 @@ def build_overlay(modules_dir, out_path):
                     continue
                 w.copy(os.path.join(rel, name), src)
         w.close()
+    with open(stamp, "w") as f:
+        f.write(key)
     return out_path
 
 
