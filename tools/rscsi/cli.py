@@ -181,6 +181,9 @@ def cmd_check(args):
         if not runs:
             raise SystemExit(f"rscsi: no run named {args.only}; see 'tools/harness list'")
     if not args.only:
+        # The host tests use the toolchain set-up installs (rustfmt, cargo).
+        with Stage("setup"):
+            sh(os.path.join(TOP, "tools", "setup.sh"), capture=False)
         with Stage("host tests"):
             p, f, suites = host_tests()
         passed += p
