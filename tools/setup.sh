@@ -12,7 +12,7 @@ BINDGEN_VERSION=0.73.2
 
 PKGS=(
 	# Kernel build.
-	gcc make flex bison bc libelf-dev libssl-dev cpio dwarves xz-utils kmod rsync python3
+	gcc make flex bison bc libelf-dev libssl-dev cpio dwarves xz-utils kmod rsync python3 patch perl
 	# Rust for the kernel: rustc 1.96 with core sources, its clippy and rustfmt.
 	rustc-web rust-web-src rust-web-clippy rustfmt-web
 	# clang/LLVM 19: bindgen's libclang, and the LLVM=-19 build that KASAN with Rust requires.
