@@ -279,14 +279,16 @@ def cmd_bench(args):
     through the C driver and ours, alternating, and prints the side-by-side table."""
     kernel, parts = prepare("perf")
     outdir = run_dir()
-    run = suite.bench_run(args.hba, args.c_driver, args.rust_driver, args.rounds, args.seconds)
+    run = suite.bench_run(args.hba, args.c_driver, args.rust_driver, args.rounds, args.seconds,
+                          pin=not args.no_pin)
     with Stage("benchmark"):
         res, _ = boot(run, kernel, parts, outdir, echo=args.verbose)
     v = judge.judge(res.lines, run.plan, res.timed_out)
     samples = bench.parse(res.lines)
     table, ratios = bench.summarise(samples, args.rust_driver, args.c_driver)
     print(f"# {args.hba} with a null-co disk, perf kernel, TCG, {args.rounds} rounds of "
-          f"{args.seconds} s per job, drivers alternating; medians over rounds")
+          f"{args.seconds} s per job, drivers alternating; medians over rounds; "
+          + ("fio unpinned" if args.no_pin else "fio on CPU 0, interrupt on CPU 1"))
     for line in table:
         print(line)
     if ratios:
@@ -345,6 +347,8 @@ def main(argv=None):
     b.add_argument("--rust-driver", default="rmegasas", help="our module (group)")
     b.add_argument("--rounds", type=int, default=3)
     b.add_argument("--seconds", type=int, default=10, help="per job")
+    b.add_argument("--no-pin", action="store_true",
+                   help="leave fio and the interrupt where the scheduler puts them")
     b.add_argument("-v", "--verbose", action="store_true")
     b.set_defaults(func=cmd_bench)
     lst = sub.add_parser("list", help="list the guest runs of check")

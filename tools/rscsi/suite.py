@@ -125,9 +125,9 @@ def rmegasas_errors():
                description="rmegasas: injected read/write errors reach userspace with sense")
 
 
-def rmegasas_probe(name, opts):
+def rmegasas_probe(name, opts, bad_params=""):
     hbas = [Hba("megasas", opts=dict(opts)), Hba("megasas-gen2", opts=dict(opts))]
-    return Run(name, "probe", hbas, {"RSCSI_DRIVER": "rmegasas"},
+    return Run(name, "probe", hbas, {"RSCSI_DRIVER": "rmegasas", "RSCSI_BAD_PARAMS": bad_params},
                description=f"rmegasas binds and reports the limits QEMU was given ({opts or 'defaults'})")
 
 
@@ -136,7 +136,8 @@ def check_runs():
     runs = [
         c_drivers(),
         negative_control(),
-        rmegasas_probe("rmegasas-probe-defaults", {}),
+        rmegasas_probe("rmegasas-probe-defaults", {},
+                       "max_queue_depth=4096 queues=17 sge_limit=256 max_queue_depth=-1"),
         rmegasas_probe("rmegasas-probe-small", {"max_cmds": "64", "max_sge": "40"}),
         rmegasas_disks("rmegasas-raid", jbod=False),
         rmegasas_disks("rmegasas-jbod", jbod=True),
@@ -164,7 +165,7 @@ def demo_run():
     return run
 
 
-def bench_run(model, c_driver, rust_driver, rounds, seconds):
+def bench_run(model, c_driver, rust_driver, rounds, seconds, pin=True):
     """One controller with a null-co disk; the drivers alternate, C first in each round."""
     hbas = [Hba.parse(model)]
     hbas[0].disks = _disks("8G,null")
@@ -173,6 +174,7 @@ def bench_run(model, c_driver, rust_driver, rounds, seconds):
         "RSCSI_MODULES": f"{c_driver} {rust_driver}",
         "RSCSI_BENCH_ROUNDS": str(rounds),
         "RSCSI_BENCH_SECONDS": str(seconds),
+        "RSCSI_BENCH_PIN": "1" if pin else "0",
     }, timeout=300 + jobs * (seconds + 15))
     run.settings["RSCSI_DISKS"] = disk_table(hbas)
     run.settings["RSCSI_HBAS"] = hba_table(hbas)

@@ -14,6 +14,7 @@ import dataclasses
 import os
 import re
 import select
+import shlex
 import shutil
 import subprocess
 import sys
@@ -184,7 +185,9 @@ class Vm:
             a += ["-qmp", f"unix:{self.qmp},server=on,wait=off"]
         if self.trace:
             a += ["-trace", self.trace, "-D", os.path.join(self.workdir, "qemu-trace.log")]
-        return a + self.extra_args
+        # RSCSI_QEMU_ARGS: extra QEMU arguments for one-off investigations (a TCG plugin, a
+        # different -smp); tools/profile uses it.
+        return a + self.extra_args + shlex.split(os.environ.get("RSCSI_QEMU_ARGS", ""))
 
     def run(self, log_path, timeout, hooks=None, echo=False):
         """Boots, feeds sync points, and waits for QEMU to exit or the timeout.

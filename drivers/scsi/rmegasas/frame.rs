@@ -93,22 +93,44 @@ pub(crate) mod dcmd {
     pub(crate) const LD_GET_LIST: u32 = 0x0301_0000;
 }
 
+// The frame writers run for every I/O: they are `#[inline]` and store through fixed-size
+// arrays, so that with constant offsets the compiler checks the bounds once and emits plain
+// stores rather than calls to `memcpy`.
+
+/// Stores the `N` bytes `v` at `off`.
+///
+/// # Panics
+///
+/// If `buf` is shorter than `off + N`.
+#[inline(always)]
+fn put<const N: usize>(buf: &mut [u8], off: usize, v: [u8; N]) {
+    // The conversion cannot fail (the range is `N` long): it makes this one `N`-byte store.
+    if let Ok(d) = <&mut [u8; N]>::try_from(&mut buf[off..off + N]) {
+        *d = v;
+    }
+}
+
+#[inline(always)]
 fn put16(buf: &mut [u8], off: usize, v: u16) {
-    buf[off..off + 2].copy_from_slice(&v.to_le_bytes());
+    put(buf, off, v.to_le_bytes());
 }
 
+#[inline(always)]
 fn put32(buf: &mut [u8], off: usize, v: u32) {
-    buf[off..off + 4].copy_from_slice(&v.to_le_bytes());
+    put(buf, off, v.to_le_bytes());
 }
 
+#[inline(always)]
 fn put64(buf: &mut [u8], off: usize, v: u64) {
-    buf[off..off + 8].copy_from_slice(&v.to_le_bytes());
+    put(buf, off, v.to_le_bytes());
 }
 
+#[inline]
 pub(crate) fn get16(buf: &[u8], off: usize) -> u16 {
     u16::from_le_bytes([buf[off], buf[off + 1]])
 }
 
+#[inline]
 pub(crate) fn get32(buf: &[u8], off: usize) -> u32 {
     u32::from_le_bytes([buf[off], buf[off + 1], buf[off + 2], buf[off + 3]])
 }
@@ -175,6 +197,7 @@ pub(crate) struct Sge32;
 
 impl DescriptorWriter for Sge32 {
     const SIZE: usize = 8;
+    #[inline]
     fn write(&self, out: &mut [u8], seg: Segment, _last: bool) {
         // CAST: This format is only used with a 32-bit DMA mask, so the address fits.
         put32(out, 0, seg.addr as u32);
@@ -187,6 +210,7 @@ pub(crate) struct Sge64;
 
 impl DescriptorWriter for Sge64 {
     const SIZE: usize = 12;
+    #[inline]
     fn write(&self, out: &mut [u8], seg: Segment, _last: bool) {
         put64(out, 0, seg.addr);
         put32(out, 8, seg.len);
@@ -198,6 +222,7 @@ pub(crate) struct SgeIeee;
 
 impl DescriptorWriter for SgeIeee {
     const SIZE: usize = 16;
+    #[inline]
     fn write(&self, out: &mut [u8], seg: Segment, _last: bool) {
         put64(out, 0, seg.addr);
         put32(out, 8, seg.len);
@@ -224,19 +249,34 @@ pub(crate) struct Header {
     pub(crate) sge_count: u8,
 }
 
-/// Zeroes the header and body of a frame and writes `h`, with `cmd_status` pending.
-/// The SG list area past `sgl_offset` is left for the SG cursor.
-pub(crate) fn write_header(frame: &mut [u8], sgl_offset: usize, h: &Header) {
-    frame[..sgl_offset].fill(0);
+/// Size of the frame header (`struct megasas_header`).
+pub(crate) const HEADER_SIZE: usize = 0x18;
+
+/// Writes the header `h`, with `cmd_status` pending and the sense and CDB lengths given, as
+/// one 24-byte store. The body is the caller's.
+#[inline]
+fn put_header(frame: &mut [u8], h: &Header, sense_len: u8, cdb_len: u8) {
+    let mut b = [0u8; HEADER_SIZE];
     // CAST: `MfiCmd` is `repr(u8)`.
-    frame[hdr::CMD] = h.cmd as u8;
-    frame[hdr::CMD_STATUS] = STATUS_PENDING;
-    frame[hdr::TARGET_ID] = h.target;
-    frame[hdr::LUN] = h.lun;
-    frame[hdr::SGE_COUNT] = h.sge_count;
-    put32(frame, hdr::CONTEXT, h.context);
-    put16(frame, hdr::FLAGS, h.flags);
-    put32(frame, hdr::DATA_XFER_LEN, h.data_xfer_len);
+    b[hdr::CMD] = h.cmd as u8;
+    b[hdr::SENSE_LEN] = sense_len;
+    b[hdr::CMD_STATUS] = STATUS_PENDING;
+    b[hdr::TARGET_ID] = h.target;
+    b[hdr::LUN] = h.lun;
+    b[hdr::CDB_LEN] = cdb_len;
+    b[hdr::SGE_COUNT] = h.sge_count;
+    put32(&mut b, hdr::CONTEXT, h.context);
+    put16(&mut b, hdr::FLAGS, h.flags);
+    put32(&mut b, hdr::DATA_XFER_LEN, h.data_xfer_len);
+    put(frame, 0, b);
+}
+
+/// Zeroes the header and body of a frame and writes `h`, with `cmd_status` pending.
+/// The SG list area past `sgl_offset` is left for the SG cursor. For the management frames;
+/// the I/O frames write every byte of their body instead.
+pub(crate) fn write_header(frame: &mut [u8], sgl_offset: usize, h: &Header) {
+    frame[HEADER_SIZE..sgl_offset].fill(0);
+    put_header(frame, h, 0, 0);
 }
 
 /// Writes a pass-through frame (`LD_SCSI_IO` or `PD_SCSI_IO`) for `cdb`, with a 64-bit sense
@@ -245,6 +285,7 @@ pub(crate) fn write_header(frame: &mut [u8], sgl_offset: usize, h: &Header) {
 /// # Panics
 ///
 /// If `cdb` is longer than 16 bytes; callers refuse those first.
+#[inline]
 pub(crate) fn write_pthru(
     frame: &mut [u8],
     h: &Header,
@@ -252,35 +293,37 @@ pub(crate) fn write_pthru(
     sense_addr: u64,
     sense_len: u8,
 ) {
-    write_header(
+    let mut c = [0u8; 16];
+    c[..cdb.len()].copy_from_slice(cdb);
+    put_header(
         frame,
-        PTHRU_SGL,
         &Header {
             flags: h.flags | flags::SENSE64,
             ..*h
         },
+        sense_len,
+        // CAST: at most 16, checked above.
+        cdb.len() as u8,
     );
-    frame[hdr::SENSE_LEN] = sense_len;
-    // CAST: at most 16, checked by the slice below.
-    frame[hdr::CDB_LEN] = cdb.len() as u8;
     put64(frame, 0x18, sense_addr);
-    frame[0x20..0x20 + cdb.len()].copy_from_slice(cdb);
+    put(frame, 0x20, c);
 }
 
 /// Writes an LD read or write frame (`MFI_CMD_LD_READ`/`LD_WRITE`): `h.data_xfer_len` is the
 /// block count. The LUN byte stays zero, as the firmware requires. The SG list goes at
 /// [`IO_SGL`].
+#[inline]
 pub(crate) fn write_ldio(frame: &mut [u8], h: &Header, lba: u64, sense_addr: u64, sense_len: u8) {
-    write_header(
+    put_header(
         frame,
-        IO_SGL,
         &Header {
             lun: 0,
             flags: h.flags | flags::SENSE64,
             ..*h
         },
+        sense_len,
+        0,
     );
-    frame[hdr::SENSE_LEN] = sense_len;
     put64(frame, 0x18, sense_addr);
     // CAST: the two halves of the LBA.
     put32(frame, 0x20, lba as u32);
@@ -388,6 +431,7 @@ pub(crate) struct Completion {
 }
 
 /// Reads the completion fields of a frame.
+#[inline]
 pub(crate) fn read_completion(frame: &[u8]) -> Completion {
     Completion {
         status: MfiStatus(frame[hdr::CMD_STATUS]),
@@ -410,6 +454,7 @@ pub(crate) struct Rw {
 /// Decodes READ/WRITE(6, 10, 12, 16) for the fast path. Returns `None` for any other CDB and
 /// for those the fast path must not take: FUA or DPO set (the LD frame cannot carry them, and
 /// the firmware reads byte 1 as a LUN), protection information, or a zero-length transfer.
+#[inline]
 pub(crate) fn decode_rw(cdb: &[u8]) -> Option<Rw> {
     let op = *cdb.first()?;
     let (write, lba, blocks, flags) = match (op, cdb.len()) {

@@ -41,6 +41,7 @@ use crate::{
         SgeFormat, //
     },
     mfi::{
+        Completions,
         CtrlInfo,
         Mfi,
         Stats,
@@ -157,15 +158,20 @@ fn build_frame(
     Some(sgl + written.count * mfi.sge.size())
 }
 
-/// Completes the command the firmware reported with context `ctx`.
-fn complete_ctx(host: &Host<Rmegasas>, mfi: &Mfi<'_>, ctx: kernel::scsi::ring::ContextTag) {
-    let Some(mut cmd) = host.take_from_hardware(0, ctx) else {
+/// Completes the command the firmware reported with context `ctx`, counting it in `counts`.
+#[inline]
+fn complete_ctx(
+    host: &Host<Rmegasas>,
+    mfi: &Mfi<'_>,
+    ctx: kernel::scsi::ring::ContextTag,
+    counts: &mut Completions,
+) {
+    let Some(mut cmd) = host.take_from_hardware(ctx) else {
         // A completion for a command that was aborted or reset meanwhile, or nonsense.
-        Stats::inc_locked(&mfi.stats.late);
+        counts.late += 1;
         return;
     };
-    let mut sense = [0u8; SENSE_BUFFERSIZE];
-    let c = {
+    let (host_byte, status, sense) = {
         let Some((slot, _)) = mfi.pool.slot(&mut cmd) else {
             cmd.complete_with(HostByte::Error, ScsiStatus::GOOD);
             return;
@@ -173,41 +179,42 @@ fn complete_ctx(host: &Host<Rmegasas>, mfi: &Mfi<'_>, ctx: kernel::scsi::ring::C
         let c = frame::read_completion(slot.cmd);
         if matches!(slot.cmd[frame::hdr::CMD], 1 | 2) {
             // `MFI_CMD_LD_READ` or `MFI_CMD_LD_WRITE`: the fast path.
-            Stats::inc_locked(&mfi.stats.ldio);
+            counts.ldio += 1;
         }
-        let n = usize::from(c.sense_len).min(SENSE_BUFFERSIZE);
-        sense[..n].copy_from_slice(&slot.resp[..n]);
-        c
+        counts.status(c.status);
+        let status = ScsiStatus(c.scsi_status);
+        let (host_byte, status) = match c.status {
+            MfiStatus::OK => (HostByte::Ok, status),
+            MfiStatus::SCSI_DONE_WITH_ERROR => (HostByte::Ok, status),
+            MfiStatus::DEVICE_NOT_FOUND => (HostByte::BadTarget, ScsiStatus::GOOD),
+            MfiStatus::SCSI_IO_FAILED | MfiStatus::LD_INIT_IN_PROGRESS => {
+                let s = if c.scsi_status == 0xf0 {
+                    ScsiStatus::CHECK_CONDITION
+                } else {
+                    status
+                };
+                (HostByte::Error, s)
+            }
+            _ => (HostByte::Error, ScsiStatus::GOOD),
+        };
+        // Sense data is copied out only when there is some to report (rare).
+        let sense = (status == ScsiStatus::CHECK_CONDITION).then(|| {
+            let n = usize::from(c.sense_len).min(SENSE_BUFFERSIZE);
+            let mut sense = [0u8; SENSE_BUFFERSIZE];
+            sense[..n].copy_from_slice(&slot.resp[..n]);
+            sense
+        });
+        (host_byte, status, sense)
     };
-    mfi.stats.status(c.status);
-    Stats::inc_locked(&mfi.stats.completed);
-    let status = ScsiStatus(c.scsi_status);
-    let (host_byte, status) = match c.status {
-        MfiStatus::OK => (HostByte::Ok, status),
-        MfiStatus::SCSI_DONE_WITH_ERROR => (HostByte::Ok, status),
-        MfiStatus::DEVICE_NOT_FOUND => (HostByte::BadTarget, ScsiStatus::GOOD),
-        MfiStatus::SCSI_IO_FAILED | MfiStatus::LD_INIT_IN_PROGRESS => {
-            let s = if c.scsi_status == 0xf0 {
-                ScsiStatus::CHECK_CONDITION
-            } else {
-                status
-            };
-            (HostByte::Error, s)
-        }
-        _ => (HostByte::Error, ScsiStatus::GOOD),
-    };
-    if status == ScsiStatus::CHECK_CONDITION {
-        let n = usize::from(c.sense_len).min(SENSE_BUFFERSIZE);
-        let buf = cmd.sense_buffer();
-        buf.fill(0);
-        buf[..n].copy_from_slice(&sense[..n]);
+    if let Some(sense) = sense {
+        cmd.sense_buffer().copy_from_slice(&sense);
     }
     if let Some((buf, cmd)) = mfi.bounce.owned(&mut cmd) {
         if cmd.direction() == DataDirection::FromDevice && host_byte == HostByte::Ok {
             cmd.copy_from_buffer(buf);
         }
     }
-    mfi.bounce.release(cmd.tag());
+    mfi.bounce.release(cmd.index());
     // The firmware does not report residuals; a short transfer shows as an error.
     cmd.complete_with(host_byte, status);
 }
@@ -230,7 +237,7 @@ impl HostOps for Rmegasas {
             complete_with_sense(cmd, sense::SenseKey::IllegalRequest, 0x20, 0x00);
             return Ok(());
         }
-        let Some(addr) = mfi.frame_addr(cmd.tag()) else {
+        let Some(addr) = mfi.frame_addr(cmd.index()) else {
             cmd.complete_with(HostByte::Error, ScsiStatus::GOOD);
             return Ok(());
         };
@@ -261,7 +268,7 @@ impl HostOps for Rmegasas {
                 match build_frame(&mfi, &mut cmd, Some(seg)) {
                     Some(n) => n,
                     None => {
-                        mfi.bounce.release(cmd.tag());
+                        mfi.bounce.release(cmd.index());
                         cmd.complete_with(HostByte::Error, ScsiStatus::GOOD);
                         return Ok(());
                     }
@@ -285,7 +292,7 @@ impl HostOps for Rmegasas {
         }
         // With MSI and MSI-X there is nothing to acknowledge: the doorbell counter only drives
         // INTx, and a register write costs as much as the rest of the handler under emulation.
-        mfi.drain(|ctx| complete_ctx(host, &mfi, ctx));
+        mfi.drain(|ctx, counts| complete_ctx(host, &mfi, ctx, counts));
         IrqReturn::Handled
     }
 
@@ -296,12 +303,12 @@ impl HostOps for Rmegasas {
             // Completed meanwhile.
             return EhStatus::Success;
         };
-        match mfi.abort(cmd.tag(), ctx) {
+        match mfi.abort(cmd.index(), ctx) {
             Ok(MfiStatus::OK) => {
                 // The aborted frame may still complete (status 0x2e); once reclaimed, that
                 // completion finds an old context and is ignored.
                 if cmd.reclaim() {
-                    mfi.bounce.release(cmd.tag());
+                    mfi.bounce.release(cmd.index());
                 }
                 EhStatus::Success
             }
@@ -374,7 +381,7 @@ impl HostOps for Rmegasas {
         // The controller dropped every frame it held: complete them (the midlayer retries what
         // it owns) so that none is lost and none completes twice.
         let n = host.reclaim_all(|c| {
-            mfi.bounce.release(c.tag());
+            mfi.bounce.release(c.index());
             c.complete_with(HostByte::Reset, ScsiStatus::GOOD)
         });
         dev_info!(
@@ -411,6 +418,8 @@ impl HostOps for Rmegasas {
         writeln!(f, "fw_state: {}", status.state().name())?;
         writeln!(f, "fw_status: {:#010x}", status.0)?;
         writeln!(f, "max_cmds: {}", mfi.limits.max_cmds)?;
+        writeln!(f, "hw_queues: {}", host.nr_hw_queues())?;
+        writeln!(f, "can_queue: {}", host.can_queue())?;
         writeln!(f, "max_sge: {}", mfi.limits.max_sge)?;
         writeln!(f, "max_request_size: {}", mfi.info.max_request_size)?;
         writeln!(f, "sge_per_cmd: {}", mfi.max_sge)?;
@@ -426,26 +435,29 @@ impl HostOps for Rmegasas {
         writeln!(f, "reply_consumer: {}", c)?;
         let outstanding = host.count_in_hardware(|_| true);
         writeln!(f, "outstanding: {}", outstanding)?;
-        let completed = st.completed.load(Relaxed);
-        writeln!(f, "submitted: {}", completed + u64::from(outstanding))?;
+        let counts = mfi.completions();
+        writeln!(
+            f,
+            "submitted: {}",
+            counts.completed + u64::from(outstanding)
+        )?;
         for (name, v) in [
-            ("completed", &st.completed),
-            ("ldio", &st.ldio),
-            ("interrupts", &st.interrupts),
-            ("max_completions_per_interrupt", &st.max_per_irq),
-            ("spurious", &st.spurious),
-            ("late_completions", &st.late),
-            ("aborts", &st.aborts),
-            ("aborts_failed", &st.aborts_failed),
-            ("device_resets", &st.device_resets),
-            ("host_resets", &st.resets),
-            ("host_busy", &st.busy),
+            ("completed", counts.completed),
+            ("ldio", counts.ldio),
+            ("interrupts", counts.interrupts),
+            ("max_completions_per_interrupt", counts.max_per_irq),
+            ("spurious", st.spurious.load(Relaxed)),
+            ("late_completions", counts.late),
+            ("aborts", st.aborts.load(Relaxed)),
+            ("aborts_failed", st.aborts_failed.load(Relaxed)),
+            ("device_resets", st.device_resets.load(Relaxed)),
+            ("host_resets", st.resets.load(Relaxed)),
+            ("host_busy", st.busy.load(Relaxed)),
         ] {
-            writeln!(f, "{}: {}", name, v.load(Relaxed))?;
+            writeln!(f, "{}: {}", name, v)?;
         }
         writeln!(f, "bounced: {}", mfi.bounce.count())?;
-        for (i, v) in st.by_status.iter().enumerate() {
-            let n = v.load(Relaxed);
+        for (i, &n) in counts.by_status.iter().enumerate() {
             if n != 0 {
                 writeln!(f, "mfi_status_{:#04x}: {}", i, n)?;
             }
@@ -456,7 +468,7 @@ impl HostOps for Rmegasas {
     fn debugfs_write(host: &Host<Self>, input: &[u8]) -> Result {
         match input.trim_ascii() {
             b"reset-stats" => {
-                host.data().stats.reset();
+                host.data().reset_stats();
                 host.data().bounce.reset_count();
                 Ok(())
             }

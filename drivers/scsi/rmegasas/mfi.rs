@@ -95,38 +95,63 @@ const POLL_TIMEOUT: Delta = Delta::from_secs(30);
 /// How long the firmware may take to reach READY after a reset.
 const READY_TIMEOUT: Delta = Delta::from_secs(60);
 
-/// Counters shown in debugfs. Relaxed atomics: they are statistics, not synchronisation.
+/// The completion path's counters, kept under the reply queue lock with the consumer index:
+/// plain integers, no atomic operation per I/O. debugfs takes the lock to read them.
+#[derive(Clone, Copy)]
+pub(crate) struct Completions {
+    pub(crate) completed: u64,
+    pub(crate) ldio: u64,
+    pub(crate) interrupts: u64,
+    pub(crate) late: u64,
+    pub(crate) max_per_irq: u64,
+    /// Completions by MFI status (index: status byte, 0x00..0x3f; the rest in 0x3f).
+    pub(crate) by_status: [u64; 64],
+}
+
+impl Completions {
+    const ZERO: Self = Self {
+        completed: 0,
+        ldio: 0,
+        interrupts: 0,
+        late: 0,
+        max_per_irq: 0,
+        by_status: [0; 64],
+    };
+
+    /// Counts a completion with MFI status `s`.
+    #[inline]
+    pub(crate) fn status(&mut self, s: MfiStatus) {
+        self.completed += 1;
+        self.by_status[usize::from(s.0.min(63))] += 1;
+    }
+}
+
+/// What the reply queue lock protects: the consumer index and the completion counters.
+pub(crate) struct Reply {
+    consumer: u32,
+    pub(crate) counts: Completions,
+}
+
+/// Counters of rarer events, shown in debugfs. Relaxed atomics: they are statistics, not
+/// synchronisation.
 pub(crate) struct Stats {
-    pub(crate) completed: Atomic<u64>,
-    pub(crate) ldio: Atomic<u64>,
-    pub(crate) interrupts: Atomic<u64>,
     pub(crate) spurious: Atomic<u64>,
-    pub(crate) late: Atomic<u64>,
     pub(crate) aborts: Atomic<u64>,
     pub(crate) aborts_failed: Atomic<u64>,
     pub(crate) resets: Atomic<u64>,
     pub(crate) device_resets: Atomic<u64>,
     pub(crate) busy: Atomic<u64>,
-    pub(crate) max_per_irq: Atomic<u64>,
-    /// Completions by MFI status (index: status byte, 0x00..0x3f; the rest in 0x3f).
-    pub(crate) by_status: [Atomic<u64>; 64],
 }
 
 impl Stats {
     pub(crate) const fn new() -> Self {
         Self {
-            completed: Atomic::new(0),
-            ldio: Atomic::new(0),
-            interrupts: Atomic::new(0),
             spurious: Atomic::new(0),
-            late: Atomic::new(0),
             aborts: Atomic::new(0),
             aborts_failed: Atomic::new(0),
             resets: Atomic::new(0),
             device_resets: Atomic::new(0),
             busy: Atomic::new(0),
-            max_per_irq: Atomic::new(0),
-            by_status: [const { Atomic::new(0) }; 64],
         }
     }
 
@@ -135,34 +160,15 @@ impl Stats {
         c.add(1, Relaxed);
     }
 
-    /// Counts an event of the completion path, which runs under the reply queue lock: a plain
-    /// load and store, no atomic read-modify-write on the hot path.
-    pub(crate) fn inc_locked(c: &Atomic<u64>) {
-        c.store(c.load(Relaxed) + 1, Relaxed);
-    }
-
-    /// Counts a completion by MFI status (under the reply queue lock).
-    pub(crate) fn status(&self, s: MfiStatus) {
-        Self::inc_locked(&self.by_status[usize::from(s.0.min(63))]);
-    }
-
     pub(crate) fn reset(&self) {
         for c in [
-            &self.completed,
-            &self.ldio,
-            &self.interrupts,
             &self.spurious,
-            &self.late,
             &self.aborts,
             &self.aborts_failed,
             &self.resets,
             &self.device_resets,
             &self.busy,
-            &self.max_per_irq,
         ] {
-            c.store(0, Relaxed);
-        }
-        for c in &self.by_status {
             c.store(0, Relaxed);
         }
     }
@@ -238,7 +244,7 @@ pub(crate) struct Mfi<'bound> {
     ring_mem: Coherent<[u32]>,
     ring: Ring,
     #[pin]
-    consumer: SpinLockIrq<u32>,
+    reply: SpinLockIrq<Reply>,
     #[pin]
     mgmt: Mutex<SlotPool>,
     pub(crate) stats: Stats,
@@ -414,7 +420,13 @@ impl<'bound> Mfi<'bound> {
                 drives,
                 ring_mem,
                 ring,
-                consumer <- new_spinlock_irq!(0, "rmegasas_consumer"),
+                reply <- new_spinlock_irq!(
+                    Reply {
+                        consumer: 0,
+                        counts: Completions::ZERO,
+                    },
+                    "rmegasas_reply"
+                ),
                 mgmt <- new_mutex!(mgmt, "rmegasas_mgmt"),
                 stats: Stats::new(),
             }))
@@ -433,26 +445,30 @@ impl<'bound> Mfi<'bound> {
     }
 
     /// The bus address of the I/O frame of `tag`, as the inbound queue port takes it.
+    #[inline]
     pub(crate) fn frame_addr(&self, tag: u16) -> Option<u32> {
         self.pool.cmd_dma(tag).and_then(|a| u32::try_from(a).ok())
     }
 
     /// Posts a frame at `addr` (below 4 GiB) that is `frame_bytes` long.
+    #[inline]
     pub(crate) fn post(&self, addr: u32, frame_bytes: usize) {
         let v = frame::iqp_value(addr, frame::extra_frames(frame_bytes));
         self.bar.write_reg(regs::IQP::zeroed().with_value(v));
     }
 
-    /// Drains the reply queue, calling `f` with each completed I/O context, under the reply
-    /// queue lock (so `f` may count with [`Stats::inc_locked`]). Returns how many entries were
-    /// found. Safe from interrupt context; serialised with [`Mfi::reset`].
-    pub(crate) fn drain(&self, mut f: impl FnMut(ContextTag)) -> u32 {
-        let mut consumer = self.consumer.lock();
-        Stats::inc_locked(&self.stats.interrupts);
-        let producer = ring_read(&self.ring_mem, PRODUCER).unwrap_or(*consumer);
+    /// Drains the reply queue, calling `f` with each completed I/O context and the completion
+    /// counters, under the reply queue lock. Returns how many entries were found. Safe from
+    /// interrupt context; serialised with [`Mfi::reset`].
+    #[inline]
+    pub(crate) fn drain(&self, mut f: impl FnMut(ContextTag, &mut Completions)) -> u32 {
+        let mut reply = self.reply.lock();
+        let reply = &mut *reply;
+        reply.counts.interrupts += 1;
+        let producer = ring_read(&self.ring_mem, PRODUCER).unwrap_or(reply.consumer);
         // The entries were written before the producer: read them after it.
         kernel::sync::barrier::dma_mb(kernel::sync::barrier::Read);
-        let Ok(pending) = self.ring.pending(*consumer, producer) else {
+        let Ok(pending) = self.ring.pending(reply.consumer, producer) else {
             // A producer outside the ring is nonsense from the device: ignore it rather than
             // read past the ring; the commands will time out and be recovered by a reset.
             Stats::inc(&self.stats.spurious);
@@ -468,15 +484,24 @@ impl<'bound> Mfi<'bound> {
             n += 1;
             let ctx = ContextTag::from_u32(ctx);
             if ctx.tag != MGMT_TAG {
-                f(ctx);
+                f(ctx, &mut reply.counts);
             }
         }
-        *consumer = it.at();
-        let _ = ring_write(&self.ring_mem, CONSUMER, *consumer);
-        if u64::from(n) > self.stats.max_per_irq.load(Relaxed) {
-            self.stats.max_per_irq.store(u64::from(n), Relaxed);
-        }
+        reply.consumer = it.at();
+        let _ = ring_write(&self.ring_mem, CONSUMER, reply.consumer);
+        reply.counts.max_per_irq = reply.counts.max_per_irq.max(u64::from(n));
         n
+    }
+
+    /// A copy of the completion counters, for debugfs.
+    pub(crate) fn completions(&self) -> Completions {
+        self.reply.lock().counts
+    }
+
+    /// Zeroes every counter.
+    pub(crate) fn reset_stats(&self) {
+        self.stats.reset();
+        self.reply.lock().counts = Completions::ZERO;
     }
 
     /// Producer and consumer indices, for debugfs.
@@ -516,8 +541,8 @@ impl<'bound> Mfi<'bound> {
         transition_to_ready(self.pdev, &self.bar, true)?;
         {
             // No interrupt handler may drain while the indices restart.
-            let mut consumer = self.consumer.lock();
-            *consumer = 0;
+            let mut reply = self.reply.lock();
+            reply.consumer = 0;
             let _ = ring_write(&self.ring_mem, PRODUCER, 0);
             let _ = ring_write(&self.ring_mem, CONSUMER, 0);
         }
@@ -553,11 +578,13 @@ impl PinnedDrop for Mfi<'_> {
 }
 
 /// Reads word `i` of the reply queue memory (a volatile access: the firmware writes it).
+#[inline]
 fn ring_read(ring: &Coherent<[u32]>, i: usize) -> Result<u32> {
     Ok(kernel::io::io_read!(ring, [try: i]))
 }
 
 /// Writes word `i` of the reply queue memory.
+#[inline]
 fn ring_write(ring: &Coherent<[u32]>, i: usize, v: u32) -> Result {
     kernel::io::io_write!(ring, [try: i], v);
     Ok(())

@@ -118,7 +118,12 @@ struct Params {
     depth_cap: Option<u32>,
     use_ldio: bool,
     sge_limit: u16,
+    /// Hardware queues, at least 1.
+    queues: u32,
 }
+
+/// The most hardware queues rmegasas sets up.
+const MAX_QUEUES: i64 = 16;
 
 /// Reads and checks the module parameters.
 fn params(pdev: &pci::Device) -> Result<Params> {
@@ -139,6 +144,22 @@ fn params(pdev: &pci::Device) -> Result<Params> {
     if module_parameters::msi.value() {
         types = types.with(pci::IrqType::Msi);
     }
+    let queues = module_parameters::queues.value();
+    if !(0..=MAX_QUEUES).contains(&queues) {
+        dev_err!(
+            pdev,
+            "queues={} is out of range (0 for one per CPU, or 1..={})
+",
+            queues,
+            MAX_QUEUES
+        );
+        return Err(EINVAL);
+    }
+    let queues = match u32::try_from(queues) {
+        // CAST: `MAX_QUEUES` is a small positive constant.
+        Ok(0) | Err(_) => kernel::cpu::nr_cpu_ids().clamp(1, MAX_QUEUES as u32),
+        Ok(n) => n,
+    };
     let sge_limit = module_parameters::sge_limit.value();
     if !(0..=255).contains(&sge_limit) {
         dev_err!(
@@ -153,6 +174,7 @@ fn params(pdev: &pci::Device) -> Result<Params> {
         depth_cap: u32::try_from(depth).ok().filter(|&d| d > 0),
         use_ldio: module_parameters::ldio.value(),
         sge_limit: u16::try_from(sge_limit).unwrap_or(0),
+        queues,
     })
 }
 
@@ -173,6 +195,7 @@ impl pci::Driver for Driver {
                 depth_cap,
                 use_ldio,
                 sge_limit,
+                queues,
             } = params(pdev)?;
             pdev.enable_device_mem()?;
             pdev.set_master();
@@ -204,13 +227,21 @@ impl pci::Driver for Driver {
             let intx = matches!(irq_type, pci::IrqType::Intx);
 
             // One reply entry stays free so that a full ring is told from an empty one.
-            let mut can_queue = u32::from(limits.max_cmds) - 1;
+            let mut total = u32::from(limits.max_cmds) - 1;
             if let Some(cap) = depth_cap {
-                can_queue = can_queue.min(cap);
+                total = total.min(cap);
             }
+            // The inbound queue port takes one frame per 32-bit write from any CPU, with no
+            // lock: every CPU may have its own hardware queue, the firmware's commands split
+            // between them (each queue its own tags, the frame pool indexed by
+            // `Command::index`). The replies come back on the one reply queue.
+            let queues = queues.min(total).max(1);
+            let can_queue = total / queues;
             let max_sge = limits.max_sge.min(255);
             let mut config = HostConfig::new(can_queue);
-            config.cmd_per_lun = u16::try_from(can_queue.min(128)).unwrap_or(128);
+            // CAST: at most `MAX_QUEUES`.
+            config.nr_hw_queues = queues as u16;
+            config.cmd_per_lun = u16::try_from(total.min(128)).unwrap_or(128);
             config.sg_tablesize = max_sge;
             // Every element but the first and last covers at least a page.
             config.max_sectors = u32::from(max_sge.saturating_sub(1).max(1)) * 8;
@@ -294,6 +325,10 @@ kernel::module_pci_driver! {
         ldio: bool {
             default: true,
             description: "Send READ/WRITE to logical drives as LD I/O frames (default: true)",
+        },
+        queues: i64 {
+            default: 0,
+            description: "Hardware queues, 1..=16; 0: one per possible CPU, at most 16",
         },
         sge_limit: i64 {
             default: 0,

@@ -34,6 +34,7 @@
 //! The scatterlist is DMA-mapped by [`Command::dma_map`] and unmapped when the command leaves
 //! the driver (completion, refusal, reclaim); the mapping cannot be forgotten.
 
+use crate::ffi::c_ulong;
 use crate::{
     bindings,
     dma::DataDirection,
@@ -55,20 +56,106 @@ pub const SENSE_BUFFERSIZE: usize = bindings::SCSI_SENSE_BUFFERSIZE as usize;
 const IDLE: u32 = 0;
 const DRIVER: u32 = 1;
 const HARDWARE: u32 = 2;
+/// The phase bits of [`CmdPdu`]'s `state`; the upper 16 bits hold the sequence number.
+const PHASE: u32 = 0xffff;
+
+/// The `state` of a command the device holds under sequence number `seq`.
+#[inline(always)]
+const fn hardware(seq: u16) -> u32 {
+    ((seq as u32) << 16) | HARDWARE
+}
 
 /// The private area of a command of a host of `T` (`scsi_cmd_priv()`).
 ///
 /// # Invariants
 ///
-/// - `state` is `DRIVER` exactly while a [`Command`] for this command exists, `HARDWARE` while
-///   the device holds it (between [`Command::into_hardware`] and its return), `IDLE` otherwise.
-/// - `mapped` is only accessed by the owner of the `DRIVER` or `HARDWARE` state.
+/// - The phase (`state & PHASE`) is `DRIVER` exactly while a [`Command`] for this command
+///   exists, `HARDWARE` while the device holds it (between [`Command::into_hardware`] and its
+///   return), `IDLE` otherwise. In `HARDWARE`, the upper 16 bits of `state` are the sequence
+///   number of that submission, so that one compare-and-exchange both checks a completion's
+///   context and takes the command back.
+/// - `seq` (the last sequence number given to the device) and `mapped` are only accessed by the
+///   owner of the `DRIVER` or `HARDWARE` state.
 #[repr(C)]
 pub struct CmdPdu<T: HostOps> {
     state: Atomic<u32>,
-    seq: Atomic<u32>,
+    seq: UnsafeCell<u16>,
     mapped: UnsafeCell<i32>,
     data: T::CmdData,
+}
+
+/// The private area of `cmd`: `scsi_cmd_priv()`, which is `cmd + 1` (the midlayer allocates
+/// `cmd_size` bytes right after the `struct scsi_cmnd`). Computed here rather than through the
+/// C helper: it is on the path of every command.
+///
+/// # Safety
+///
+/// `cmd` must point to a command allocated by the midlayer.
+#[inline(always)]
+unsafe fn cmd_priv(cmd: *mut bindings::scsi_cmnd) -> *mut u8 {
+    // SAFETY: The private area follows the command in the same allocation.
+    unsafe { cmd.add(1).cast::<u8>() }
+}
+
+/// The request of `cmd`: `scsi_cmd_to_rq()`, which is `blk_mq_rq_from_pdu()`, the address
+/// `sizeof(struct request)` bytes before the command (a command is its request's PDU).
+///
+/// # Safety
+///
+/// `cmd` must point to a command allocated by the midlayer.
+#[inline(always)]
+unsafe fn cmd_rq(cmd: *mut bindings::scsi_cmnd) -> *mut bindings::request {
+    // SAFETY: The request precedes its PDU in the same allocation.
+    unsafe {
+        cmd.cast::<u8>()
+            .sub(mem::size_of::<bindings::request>())
+            .cast::<bindings::request>()
+    }
+}
+
+/// `sg_dma_len()`: the mapped length of a scatterlist entry.
+#[inline(always)]
+fn sg_dma_len(e: &bindings::scatterlist) -> u32 {
+    #[cfg(CONFIG_NEED_SG_DMA_LENGTH)]
+    {
+        e.dma_length
+    }
+    #[cfg(not(CONFIG_NEED_SG_DMA_LENGTH))]
+    {
+        e.length
+    }
+}
+
+/// `sg_next()`: the entry after `sg`, following a chain link, or NULL after the last. Written
+/// out here (from `include/linux/scatterlist.h`) because the SG cursor calls it for every
+/// segment of every command.
+///
+/// # Safety
+///
+/// `sg` must be an entry of a valid scatterlist.
+#[inline(always)]
+unsafe fn sg_next(sg: *mut bindings::scatterlist) -> *mut bindings::scatterlist {
+    // CAST: the flag bits of `page_link`, as in `sg_is_last()` and `sg_is_chain()`.
+    let (end, chain, mask) = (
+        bindings::SG_END as c_ulong,
+        bindings::SG_CHAIN as c_ulong,
+        bindings::SG_PAGE_LINK_MASK as c_ulong,
+    );
+    // SAFETY: `sg` is valid by the caller's promise.
+    if unsafe { (*sg).page_link } & end != 0 {
+        return core::ptr::null_mut();
+    }
+    // SAFETY: An entry that is not the last is followed by another entry or a chain link in
+    // the same array.
+    let next = unsafe { sg.add(1) };
+    // SAFETY: As above, `next` is a valid entry.
+    let link = unsafe { (*next).page_link };
+    if link & chain != 0 {
+        // A chain link holds the address of the next array (`sg_chain_ptr()`).
+        core::ptr::with_exposed_provenance_mut(link & !mask)
+    } else {
+        next
+    }
 }
 
 impl<T: HostOps> CmdPdu<T> {
@@ -79,7 +166,7 @@ impl<T: HostOps> CmdPdu<T> {
     /// `cmd`'s private area must be `size_of::<CmdPdu<T>>()` bytes, uninitialised and unused.
     pub(crate) unsafe fn init(cmd: *mut bindings::scsi_cmnd) {
         // SAFETY: The caller's promise.
-        let p = unsafe { bindings::scsi_cmd_priv(cmd) }.cast::<Self>();
+        let p = unsafe { cmd_priv(cmd) }.cast::<Self>();
         crate::build_assert::build_assert!(
             mem::align_of::<Self>() <= mem::align_of::<bindings::scsi_cmnd>()
         );
@@ -88,7 +175,7 @@ impl<T: HostOps> CmdPdu<T> {
         unsafe {
             p.write(Self {
                 state: Atomic::new(IDLE),
-                seq: Atomic::new(0),
+                seq: UnsafeCell::new(0),
                 mapped: UnsafeCell::new(0),
                 data: T::CmdData::default(),
             })
@@ -102,15 +189,16 @@ impl<T: HostOps> CmdPdu<T> {
     /// The PDU must have been initialised by [`CmdPdu::init`] and be dropped once.
     pub(crate) unsafe fn drop_in_place(cmd: *mut bindings::scsi_cmnd) {
         // SAFETY: The caller's promise.
-        unsafe { core::ptr::drop_in_place(bindings::scsi_cmd_priv(cmd).cast::<Self>()) };
+        unsafe { core::ptr::drop_in_place(cmd_priv(cmd).cast::<Self>()) };
     }
 
     /// # Safety
     ///
     /// `cmd` must be a command of a host of `T` whose PDU is initialised.
+    #[inline(always)]
     unsafe fn of<'a>(cmd: *mut bindings::scsi_cmnd) -> &'a Self {
         // SAFETY: The caller's promise.
-        unsafe { &*bindings::scsi_cmd_priv(cmd).cast::<Self>() }
+        unsafe { &*cmd_priv(cmd).cast::<Self>() }
     }
 }
 
@@ -122,6 +210,7 @@ impl<T: HostOps> CmdPdu<T> {
 unsafe trait CmdView<T: HostOps> {
     fn raw(&self) -> *mut bindings::scsi_cmnd;
 
+    #[inline(always)]
     fn pdu(&self) -> &CmdPdu<T> {
         // SAFETY: By the trait's contract.
         unsafe { CmdPdu::of(self.raw()) }
@@ -131,6 +220,7 @@ unsafe trait CmdView<T: HostOps> {
 macro_rules! command_accessors {
     () => {
         /// The CDB.
+        #[inline]
         pub fn cdb(&self) -> &[u8] {
             // SAFETY: The command is valid; `cmd_len` bytes of `cmnd` are set by the midlayer
             // before the driver sees the command and do not change while it owns it.
@@ -141,6 +231,7 @@ macro_rules! command_accessors {
         }
 
         /// The data direction.
+        #[inline]
         pub fn direction(&self) -> DataDirection {
             // SAFETY: The command is valid; the direction is set before queueing.
             let d = unsafe { (*self.raw()).sc_data_direction };
@@ -153,35 +244,71 @@ macro_rules! command_accessors {
         }
 
         /// Bytes to transfer (`scsi_bufflen()`).
+        #[inline]
         pub fn transfer_len(&self) -> u32 {
-            // SAFETY: The command is valid.
-            unsafe { bindings::scsi_bufflen(self.raw()) }
+            // SAFETY: The command is valid; `sdb.length` is set before queueing.
+            unsafe { (*self.raw()).sdb.length }
         }
 
         /// The block layer's tag, unique among the commands in flight on its hardware queue.
+        #[inline]
         pub fn tag(&self) -> u16 {
-            // SAFETY: The command is valid and its request started.
-            let u = unsafe { bindings::blk_mq_unique_tag(bindings::scsi_cmd_to_rq(self.raw())) };
-            // SAFETY: Pure arithmetic on the unique tag.
-            unsafe { bindings::blk_mq_unique_tag_to_tag(u) }
+            // SAFETY: The command is valid and its request started, so `tag` holds its driver
+            // tag, below the host's `can_queue` (at most 16 bits, as in
+            // `blk_mq_unique_tag()`).
+            let tag = unsafe { (*cmd_rq(self.raw())).tag };
+            // CAST: the low 16 bits, as `blk_mq_unique_tag_to_tag()` takes them.
+            tag as u16
+        }
+
+        /// The command's index among all the host's commands: its tag when the host has one
+        /// hardware queue or shares tags between queues (`host_tagset`), else
+        /// `hwq * can_queue + tag`. Below `nr_hw_queues * can_queue` (which
+        /// [`crate::scsi::Registration::new`] keeps within 16 bits): the index of the command's
+        /// slots in a [`crate::scsi::SlotPool`] and of its [`ContextTag`].
+        #[inline]
+        pub fn index(&self) -> u16 {
+            let raw = self.raw();
+            // SAFETY: The command is valid and its request started, so `tag` and `mq_hctx` are
+            // set; its device and host outlive it.
+            let (tag, hwq, shost) = unsafe {
+                let rq = cmd_rq(raw);
+                ((*rq).tag, (*(*rq).mq_hctx).queue_num, (*(*raw).device).host)
+            };
+            // CAST: a started request's tag is below `can_queue`, itself 16 bits wide here.
+            let tag = tag as u32;
+            if hwq == 0 {
+                return tag as u16;
+            }
+            // SAFETY: `shost` is the command's host, valid; these fields are set before the host
+            // is added and never change.
+            let (shared, can_queue) = unsafe { ((*shost).host_tagset() != 0, (*shost).can_queue) };
+            if shared {
+                return tag as u16;
+            }
+            // CAST: `Registration::new` refused hosts whose indices do not fit in 16 bits;
+            // `can_queue` is positive.
+            (hwq * can_queue as u32 + tag) as u16
         }
 
         /// The hardware queue the command came on.
+        #[inline]
         pub fn hwq(&self) -> u16 {
-            // SAFETY: The command is valid and its request started.
-            let u = unsafe { bindings::blk_mq_unique_tag(bindings::scsi_cmd_to_rq(self.raw())) };
-            // SAFETY: Pure arithmetic on the unique tag.
-            let q = unsafe { bindings::blk_mq_unique_tag_to_hwq(u) };
+            // SAFETY: The command is valid and its request started, so `mq_hctx` points to its
+            // hardware queue (`blk_mq_unique_tag_to_hwq()` reads the same number).
+            let q = unsafe { (*(*cmd_rq(self.raw())).mq_hctx).queue_num };
             u16::try_from(q).unwrap_or(u16::MAX)
         }
 
         /// The device the command is for.
+        #[inline]
         pub fn device(&self) -> &ScsiDevice {
             // SAFETY: A command holds a reference on its device for its whole life.
             unsafe { ScsiDevice::from_ptr((*self.raw()).device) }
         }
 
         /// The driver's per-command data.
+        #[inline]
         pub fn data(&self) -> &T::CmdData {
             &self.pdu().data
         }
@@ -207,6 +334,7 @@ unsafe impl<T: HostOps> Sync for Command<T> {}
 
 // SAFETY: `cmd` is valid with an initialised PDU by the type invariant.
 unsafe impl<T: HostOps> CmdView<T> for Command<T> {
+    #[inline(always)]
     fn raw(&self) -> *mut bindings::scsi_cmnd {
         self.cmd.as_ptr()
     }
@@ -219,6 +347,7 @@ impl<T: HostOps> Command<T> {
     ///
     /// `cmd` is a command of a host of `T` that the midlayer gives the driver now
     /// (`queuecommand`), with an initialised PDU.
+    #[inline]
     pub(crate) unsafe fn from_queue(cmd: NonNull<bindings::scsi_cmnd>) -> Self {
         // SAFETY: The caller's promise.
         let pdu = unsafe { CmdPdu::<T>::of(cmd.as_ptr()) };
@@ -235,16 +364,14 @@ impl<T: HostOps> Command<T> {
     /// # Safety
     ///
     /// `cmd` must be a started command of a host of `T` with an initialised PDU.
+    #[inline]
     pub(crate) unsafe fn take_from_hardware(
         cmd: NonNull<bindings::scsi_cmnd>,
         seq: u16,
     ) -> Option<Self> {
         // SAFETY: The caller's promise.
         let pdu = unsafe { CmdPdu::<T>::of(cmd.as_ptr()) };
-        if pdu.seq.load(Relaxed) & 0xffff != u32::from(seq) {
-            return None;
-        }
-        pdu.state.cmpxchg(HARDWARE, DRIVER, Full).ok()?;
+        pdu.state.cmpxchg(hardware(seq), DRIVER, Full).ok()?;
         // INVARIANT: We moved the state from `HARDWARE` to `DRIVER`; no other `Command` exists.
         Some(Self {
             cmd,
@@ -258,7 +385,11 @@ impl<T: HostOps> Command<T> {
     pub(crate) unsafe fn take_any_from_hardware(cmd: NonNull<bindings::scsi_cmnd>) -> Option<Self> {
         // SAFETY: The caller's promise.
         let pdu = unsafe { CmdPdu::<T>::of(cmd.as_ptr()) };
-        pdu.state.cmpxchg(HARDWARE, DRIVER, Full).ok()?;
+        let cur = pdu.state.load(Relaxed);
+        if cur & PHASE != HARDWARE {
+            return None;
+        }
+        pdu.state.cmpxchg(cur, DRIVER, Full).ok()?;
         // INVARIANT: As in `take_from_hardware`.
         Some(Self {
             cmd,
@@ -268,6 +399,7 @@ impl<T: HostOps> Command<T> {
 
     /// Whether this is the last command of a batch (`SCMD_LAST`): the driver must post it and
     /// every command queued before it.
+    #[inline]
     pub fn is_last(&self) -> bool {
         // SAFETY: We own the command; `flags` is set before queueing.
         let flags = unsafe { (*self.raw()).flags };
@@ -276,6 +408,7 @@ impl<T: HostOps> Command<T> {
     }
 
     /// The sense buffer (`SENSE_BUFFERSIZE` bytes), for the device or the driver to fill.
+    #[inline]
     pub fn sense_buffer(&mut self) -> &mut [u8] {
         // SAFETY: The midlayer gives every command a `SCSI_SENSE_BUFFERSIZE`-byte sense buffer,
         // which the owner of the command may write.
@@ -283,6 +416,7 @@ impl<T: HostOps> Command<T> {
     }
 
     /// Sets the result: host byte and SCSI status.
+    #[inline]
     pub fn set_result(&mut self, host: HostByte, status: ScsiStatus) {
         // CAST: The result word is a C `int` holding these bits.
         let word = result_word(host, status) as c_int;
@@ -302,6 +436,7 @@ impl<T: HostOps> Command<T> {
     /// # Errors
     ///
     /// `ENOMEM` when the mapping fails: the driver should refuse the command as host busy.
+    #[inline]
     pub fn dma_map(&mut self) -> Result<usize> {
         // SAFETY: We own the command and thereby `mapped`.
         let mapped = unsafe { &mut *self.pdu().mapped.get() };
@@ -318,36 +453,38 @@ impl<T: HostOps> Command<T> {
     }
 
     /// The mapped segments, in order (nothing before [`Command::dma_map`]).
+    #[inline]
     pub fn segments(&self) -> impl Iterator<Item = Segment> + '_ {
         // SAFETY: We own the command and thereby `mapped`.
         let n = usize::try_from(unsafe { *self.pdu().mapped.get() }).unwrap_or(0);
-        // SAFETY: `scsi_sglist` is the command's scatterlist, `n` of whose entries are mapped.
-        let mut sg = unsafe { bindings::scsi_sglist(self.raw()) };
+        // SAFETY: `sdb.table.sgl` is the command's scatterlist (`scsi_sglist()`), `n` of whose
+        // entries are mapped.
+        let mut sg = unsafe { (*self.raw()).sdb.table.sgl };
         (0..n).map_while(move |_| {
             if sg.is_null() {
                 return None;
             }
             // SAFETY: `sg` is a mapped entry of the command's list.
-            let seg = unsafe {
-                Segment {
-                    addr: bindings::sg_dma_address(sg),
-                    len: bindings::sg_dma_len(sg),
-                }
+            let e = unsafe { &*sg };
+            let seg = Segment {
+                addr: e.dma_address,
+                len: sg_dma_len(e),
             };
-            // SAFETY: `sg` is an entry of a valid list; `sg_next` returns the next or NULL.
-            sg = unsafe { bindings::sg_next(sg) };
+            // SAFETY: `sg` is an entry of a valid list.
+            sg = unsafe { sg_next(sg) };
             Some(seg)
         })
     }
 
     /// The context [`Command::into_hardware`] will return, to write into the device's frame
     /// before handing it over.
+    #[inline]
     pub fn next_context(&self) -> ContextTag {
-        let seq = self.pdu().seq.load(Relaxed).wrapping_add(1) & 0xffff;
+        // SAFETY: We own the command and thereby `seq`.
+        let seq = unsafe { *self.pdu().seq.get() }.wrapping_add(1);
         ContextTag {
-            tag: self.tag(),
-            // CAST: masked to 16 bits above.
-            seq: seq as u16,
+            tag: self.index(),
+            seq,
         }
     }
 
@@ -384,22 +521,25 @@ impl<T: HostOps> Command<T> {
     /// Gives the command to the device: returns the context to put in the device's frame, and
     /// ends this `Command`. The command comes back through
     /// [`crate::scsi::Host::take_from_hardware`] with that context.
+    #[inline]
     pub fn into_hardware(self) -> ContextTag {
         let pdu = self.pdu();
-        let seq = pdu.seq.load(Relaxed).wrapping_add(1) & 0xffff;
-        pdu.seq.store(seq, Relaxed);
+        // SAFETY: We own the command and thereby `seq`.
+        let seq = unsafe { *pdu.seq.get() }.wrapping_add(1);
+        // SAFETY: As above.
+        unsafe { *pdu.seq.get() = seq };
         let ctx = ContextTag {
-            tag: self.tag(),
-            // CAST: masked to 16 bits above.
-            seq: seq as u16,
+            tag: self.index(),
+            seq,
         };
         // Release: everything written to the command and its slots before is visible to
         // whoever takes it back.
-        pdu.state.store(HARDWARE, crate::sync::atomic::Release);
+        pdu.state.store(hardware(seq), crate::sync::atomic::Release);
         mem::forget(self);
         ctx
     }
 
+    #[inline]
     fn unmap(&self) {
         // SAFETY: We own the command and thereby `mapped`.
         let mapped = unsafe { &mut *self.pdu().mapped.get() };
@@ -411,6 +551,7 @@ impl<T: HostOps> Command<T> {
     }
 
     /// Completes the command (`scsi_done()`) with the result set before.
+    #[inline]
     pub fn complete(self) {
         self.unmap();
         self.pdu().state.store(IDLE, crate::sync::atomic::Release);
@@ -421,6 +562,7 @@ impl<T: HostOps> Command<T> {
     }
 
     /// Completes the command with `host` and `status`.
+    #[inline]
     pub fn complete_with(mut self, host: HostByte, status: ScsiStatus) {
         self.set_result(host, status);
         self.complete();
@@ -481,18 +623,19 @@ impl<T: HostOps> EhCommand<T> {
     /// Whether the device holds the command (given by [`Command::into_hardware`] and not yet
     /// taken back).
     pub fn in_hardware(&self) -> bool {
-        self.pdu().state.load(Relaxed) == HARDWARE
+        self.pdu().state.load(Relaxed) & PHASE == HARDWARE
     }
 
     /// The context the device knows the command by, if it holds it.
     pub fn context(&self) -> Option<ContextTag> {
-        if !self.in_hardware() {
+        let cur = self.pdu().state.load(Relaxed);
+        if cur & PHASE != HARDWARE {
             return None;
         }
         Some(ContextTag {
-            tag: self.tag(),
-            // CAST: The sequence is kept to 16 bits.
-            seq: (self.pdu().seq.load(Relaxed) & 0xffff) as u16,
+            tag: self.index(),
+            // CAST: The upper 16 bits of the state.
+            seq: (cur >> 16) as u16,
         })
     }
 
@@ -500,7 +643,8 @@ impl<T: HostOps> EhCommand<T> {
     /// a later completion with its context is then ignored. Returns false if the command was
     /// not in the device (it completed meanwhile).
     pub fn reclaim(&self) -> bool {
-        if self.pdu().state.cmpxchg(HARDWARE, DRIVER, Full).is_err() {
+        let cur = self.pdu().state.load(Relaxed);
+        if cur & PHASE != HARDWARE || self.pdu().state.cmpxchg(cur, DRIVER, Full).is_err() {
             return false;
         }
         // SAFETY: We moved the state to `DRIVER` and so own `mapped`.

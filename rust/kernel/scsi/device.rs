@@ -22,6 +22,7 @@ impl ScsiDevice {
     /// # Safety
     ///
     /// `ptr` must be a valid device for `'a`.
+    #[inline]
     pub(crate) unsafe fn from_ptr<'a>(ptr: *mut bindings::scsi_device) -> &'a Self {
         // SAFETY: Transparent wrapper; the caller's promise.
         unsafe { &*ptr.cast::<Self>() }
@@ -44,24 +45,28 @@ impl ScsiDevice {
     }
 
     /// The channel (bus) number.
+    #[inline]
     pub fn channel(&self) -> u32 {
         // SAFETY: By the type invariant; set at allocation, never changed.
         unsafe { (*self.raw()).channel }
     }
 
     /// The target id.
+    #[inline]
     pub fn id(&self) -> u32 {
         // SAFETY: By the type invariant; set at allocation, never changed.
         unsafe { (*self.raw()).id }
     }
 
     /// The logical unit number.
+    #[inline]
     pub fn lun(&self) -> u64 {
         // SAFETY: By the type invariant; set at allocation, never changed.
         unsafe { (*self.raw()).lun }
     }
 
     /// The current queue depth.
+    #[inline]
     pub fn queue_depth(&self) -> u32 {
         // SAFETY: By the type invariant; a plain read of a word the midlayer updates.
         let d = unsafe { (*self.raw()).queue_depth };

@@ -289,16 +289,20 @@ impl<T: HostOps> Host<T> {
         unsafe { &*ptr.cast::<Self>() }
     }
 
+    #[inline(always)]
     pub(crate) fn as_raw(&self) -> *mut bindings::Scsi_Host {
         self.0.get()
     }
 
     /// The driver's per-host data.
+    #[inline]
     pub fn data(&self) -> Pin<&HostData<'_, T>> {
         // SAFETY: By the type invariant the private area holds an initialised `HostData`,
         // which `Registration::new` placed there for the lifetime of the binding (`'bound`).
+        // It is `shost_priv()`: the host's `hostdata` array, read here without the C helper
+        // as this runs for every command.
         let long: &HostData<'_, T> =
-            unsafe { &*bindings::shost_priv(self.as_raw()).cast::<HostData<'_, T>>() };
+            unsafe { &*(*self.as_raw()).hostdata.as_ptr().cast::<HostData<'_, T>>() };
         // The data lives at least as long as this borrow of the host; shortening the lifetime
         // is sound because `T::HostData` is covariant.
         let short = <T::HostData as CovariantForLt>::cast_ref(long);
@@ -313,6 +317,18 @@ impl<T: HostOps> Host<T> {
         unsafe { (*self.as_raw()).host_no }
     }
 
+    /// Hardware queues (`nr_hw_queues`).
+    pub fn nr_hw_queues(&self) -> u32 {
+        // SAFETY: By the type invariant `self.0` is a valid host; set before it was added.
+        unsafe { (*self.as_raw()).nr_hw_queues }
+    }
+
+    /// Commands per hardware queue (`can_queue`).
+    pub fn can_queue(&self) -> u32 {
+        // SAFETY: By the type invariant `self.0` is a valid host; set before it was added.
+        u32::try_from(unsafe { (*self.as_raw()).can_queue }).unwrap_or(0)
+    }
+
     /// The device the host was added under.
     pub fn parent(&self) -> &device::Device {
         // SAFETY: `dma_dev` is the parent given to `scsi_add_host`, which outlives the host's
@@ -321,15 +337,26 @@ impl<T: HostOps> Host<T> {
     }
 
     /// Takes back a command the device completed: `ctx` is what [`Command::into_hardware`]
-    /// returned for it, as the device echoed it. Returns `None` for a context that does not
-    /// name a command the device holds now: a late completion after an abort or reset, a
-    /// duplicate, or nonsense from the device. Safe from interrupt context.
-    pub fn take_from_hardware(
-        &self,
-        hwq: u16,
-        ctx: crate::scsi::ring::ContextTag,
-    ) -> Option<Command<T>> {
-        let unique = (u32::from(hwq) << 16) | u32::from(ctx.tag);
+    /// returned for it, as the device echoed it, whichever hardware queue it came on. Returns
+    /// `None` for a context that does not name a command the device holds now: a late
+    /// completion after an abort or reset, a duplicate, or nonsense from the device. Safe from
+    /// interrupt context.
+    #[inline]
+    pub fn take_from_hardware(&self, ctx: crate::scsi::ring::ContextTag) -> Option<Command<T>> {
+        // SAFETY: By the type invariant `self.0` is a valid host; these fields are set before
+        // it is added and never change.
+        let (queues, shared, can_queue) = unsafe {
+            let s = &*self.as_raw();
+            (s.nr_hw_queues, s.host_tagset() != 0, s.can_queue)
+        };
+        // The inverse of `Command::index`.
+        let (hwq, tag) = match u32::try_from(can_queue) {
+            Ok(cq) if cq > 0 && queues > 1 && !shared => {
+                (u32::from(ctx.tag) / cq, u32::from(ctx.tag) % cq)
+            }
+            _ => (0, u32::from(ctx.tag)),
+        };
+        let unique = (hwq << 16) | tag;
         // CAST: `scsi_host_find_tag` takes the unique tag as a C `int`, bit for bit.
         let unique = unique as c_int;
         // SAFETY: By the type invariant `self.0` is a valid host. `scsi_host_find_tag` checks
@@ -836,6 +863,12 @@ where
     ) -> impl PinInit<Self, Error> + 'bound {
         try_pin_init!(&this in Self {
             shost: {
+                if !config.host_tagset
+                    && u64::from(config.nr_hw_queues) * u64::from(config.can_queue) > 1 << 16
+                {
+                    // Command indices (`Command::index`) and context tags are 16 bits wide.
+                    return Err(EINVAL);
+                }
                 // CAST: The private area must hold the host data.
                 let priv_size = size_of::<HostData<'bound, T>>() as c_int;
                 // SAFETY: `template` is a valid template for the lifetime of the module.

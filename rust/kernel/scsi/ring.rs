@@ -115,7 +115,8 @@ impl Iterator for Pending {
 /// A command's identity as given to the device: tag in bits 15:0, sequence in bits 31:16.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct ContextTag {
-    /// The block layer's tag (unique among commands in flight on one queue).
+    /// The command's index (`Command::index`: its tag, made unique over the host's hardware
+    /// queues).
     pub tag: u16,
     /// Sequence number of this submission of the tag.
     pub seq: u16,

@@ -74,6 +74,7 @@ pub struct Limits {
 
 impl Limits {
     /// The length of the first piece of `seg` that respects these limits.
+    #[inline]
     pub fn first_piece(&self, seg: Segment) -> u32 {
         let len = seg.len.min(self.max_segment_size);
         // Bytes from `addr` to the next boundary; saturates for a mask of all ones.
@@ -93,6 +94,7 @@ pub struct Split<I> {
 
 /// Splits `segments` so that none exceeds `limits.max_segment_size` or crosses the boundary.
 /// Zero-length segments are skipped.
+#[inline]
 pub fn split<I: Iterator<Item = Segment>>(segments: I, limits: &Limits) -> Split<I> {
     Split {
         inner: segments,
@@ -104,6 +106,7 @@ pub fn split<I: Iterator<Item = Segment>>(segments: I, limits: &Limits) -> Split
 impl<I: Iterator<Item = Segment>> Iterator for Split<I> {
     type Item = Segment;
 
+    #[inline]
     fn next(&mut self) -> Option<Segment> {
         loop {
             let seg = match self.cur.take() {
@@ -170,6 +173,7 @@ pub enum CursorError {
 /// [`CursorError::TooManySegments`] when the split list needs more than
 /// `limits.max_segments` descriptors or more than the areas hold. The areas then hold a
 /// partial list, which the driver must not post: it bounces the command instead.
+#[inline]
 pub fn write<I, W>(
     segments: I,
     limits: &Limits,
@@ -190,20 +194,25 @@ where
     };
     let mut area = 0;
     let mut slot = 0;
-    let mut pieces = split(segments, limits).peekable();
-    while let Some(seg) = pieces.next() {
+    let mut pieces = split(segments, limits);
+    // One piece of look-ahead tells the writer which descriptor is the last.
+    let mut next = pieces.next();
+    while let Some(seg) = next {
+        next = pieces.next();
         if written.count == limits.max_segments {
             return Err(CursorError::TooManySegments);
         }
-        while (slot + 1) * W::SIZE > areas[area].len() {
+        let out = loop {
+            let Some(a) = areas.get_mut(area) else {
+                return Err(CursorError::TooManySegments);
+            };
+            if let Some(out) = a.get_mut(slot * W::SIZE..(slot + 1) * W::SIZE) {
+                break out;
+            }
             area += 1;
             slot = 0;
-            if area == areas.len() {
-                return Err(CursorError::TooManySegments);
-            }
-        }
-        let out = &mut areas[area][slot * W::SIZE..(slot + 1) * W::SIZE];
-        writer.write(out, seg, pieces.peek().is_none());
+        };
+        writer.write(out, seg, next.is_none());
         written.count += 1;
         written.per_area[area] += 1;
         written.bytes += u64::from(seg.len);

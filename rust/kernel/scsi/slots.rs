@@ -10,15 +10,18 @@
 //!
 //! A [`SlotPool`] is two DMA-coherent arrays allocated once: command slots (the hardware frame
 //! of each command, with room for its SG list) and response slots (sense data, or a response
-//! header), slot N of each paired with tag N. Nothing is allocated or mapped on the I/O path:
-//! `queuecommand` only fills the slot of its command's tag.
+//! header), slot N of each paired with the command whose index is N
+//! ([`Command::index`](crate::scsi::Command::index): its tag, made unique over the host's
+//! hardware queues). Nothing is allocated or mapped on the I/O path: `queuecommand` only fills
+//! the slot of its command.
 //!
 //! Ownership follows the command's: [`SlotPool::slot`] takes the [`Command`] the caller owns,
 //! and the [`Slot`] it returns borrows it. A slot can therefore only be touched between
 //! `queuecommand` and [`Command::into_hardware`], and again after
 //! [`crate::scsi::Host::take_from_hardware`] until completion; while the device holds the
-//! command, nobody can reach its slot. A pool serves one tag space: one hardware queue, or all
-//! of them when the host shares tags (`host_tagset`).
+//! command, nobody can reach its slot. One pool serves all of a host's hardware queues:
+//! `nr_hw_queues * can_queue` slots, or `can_queue` when the queues share tags
+//! (`host_tagset`).
 
 use crate::{
     device::{Bound, Device},
@@ -102,11 +105,12 @@ impl SlotPool {
     ///
     /// Borrowing the command mutably for as long as the slots are used makes them exclusive:
     /// there is one `Command` per tag and it lends its slots once at a time.
+    #[inline]
     pub fn slot<'a, T: HostOps>(
         &'a self,
         cmd: &'a mut Command<T>,
     ) -> Option<(Slot<'a>, &'a Command<T>)> {
-        let tag = cmd.tag();
+        let tag = cmd.index();
         // SAFETY: The caller owns `cmd`, the only `Command` for its tag (its type invariant),
         // and lends it mutably for `'a`, so nobody else reaches these slots meanwhile; the
         // device does not touch them while the driver owns the command (the ownership model
@@ -122,6 +126,7 @@ impl SlotPool {
     ///
     /// The caller must have exclusive use of slot `index` and the device must not be using it,
     /// for `'a`.
+    #[inline]
     pub unsafe fn slot_unchecked(&self, index: u16) -> Option<Slot<'_>> {
         if u32::from(index) >= self.count {
             return None;
@@ -222,7 +227,7 @@ impl Bounce {
         if len > self.buf.len() {
             return None;
         }
-        let me = u32::from(cmd.tag()) + 1;
+        let me = u32::from(cmd.index()) + 1;
         self.owner.cmpxchg(0, me, Full).ok()?;
         self.count.add(1, Relaxed);
         // SAFETY: We just became the owner (type invariant): nobody else reaches the buffer
@@ -233,11 +238,12 @@ impl Bounce {
     }
 
     /// The buffer, if `cmd` owns it (at completion, to copy a read out).
+    #[inline]
     pub fn owned<'a, T: HostOps>(
         &'a self,
         cmd: &'a mut Command<T>,
     ) -> Option<(&'a [u8], &'a mut Command<T>)> {
-        if self.owner.load(Relaxed) != u32::from(cmd.tag()) + 1 {
+        if self.owner.load(Relaxed) != u32::from(cmd.index()) + 1 {
             return None;
         }
         let len = usize::try_from(cmd.transfer_len())
@@ -250,8 +256,13 @@ impl Bounce {
 
     /// Releases the buffer if the command with `tag` owns it (at completion, or when the error
     /// handler reclaimed that command).
+    #[inline]
     pub fn release(&self, tag: u16) {
-        let _ = self.owner.cmpxchg(u32::from(tag) + 1, 0, Full);
+        let me = u32::from(tag) + 1;
+        // Almost every command never owned the buffer: look before the read-modify-write.
+        if self.owner.load(Relaxed) == me {
+            let _ = self.owner.cmpxchg(me, 0, Full);
+        }
     }
 
     /// How many commands went through the buffer.

@@ -5,6 +5,10 @@
 # (default 10). For every job it prints fio's JSON and the system-wide CPU time (/proc/stat)
 # before and after, between BENCH markers; the host (tools/harness bench) computes IOPS,
 # latency percentiles and CPU time per I/O, and the ratios.
+#
+# With RSCSI_BENCH_PIN=1 (the default) fio runs on CPU 0 and the HBA's interrupt is steered to
+# CPU 1 for both drivers: left to the scheduler, fio sometimes shares the interrupt's CPU and
+# sometimes not, which moves a 10-second figure by 20% between identical runs.
 
 rounds=${RSCSI_BENCH_ROUNDS:-3}
 secs=${RSCSI_BENCH_SECONDS:-10}
@@ -20,7 +24,7 @@ bench_job() {
 	shift 3
 	echo "BENCH-BEGIN $_bd $_br $_bj"
 	echo "BENCH-CPU-BEFORE $(cpu_line)"
-	fio --name="$_bj" --filename="/dev/$sd" --direct=1 --time_based --runtime="$secs" \
+	fio --name="$_bj" --filename="/dev/$sd" --direct=1 --time_based --runtime="$secs" $pin \
 		--ramp_time=2 --output-format=json "$@" >/tmp/bench.json 2>/tmp/bench.err
 	_brc=$?
 	echo "BENCH-CPU-AFTER $(cpu_line)"
@@ -42,6 +46,16 @@ plan_main() {
 			read -r h kind pci id lun size bs </tmp/disks
 			wait_disks 60 "$mod"
 			sd=$(find_disk "$pci" "$id" "$lun")
+			pin=
+			if [ "${RSCSI_BENCH_PIN:-1}" = 1 ]; then
+				pin=--cpus_allowed=0
+				# Managed interrupts refuse a new affinity; both drivers' land on CPU 1 anyway
+				# (printed below).
+				for irq in $(grep "$pci\|$mod" /proc/interrupts | cut -d: -f1); do
+					echo 1 >"/proc/irq/$irq/smp_affinity_list" 2>/dev/null
+					echo "BENCH-IRQ $mod $irq effective $(cat "/proc/irq/$irq/effective_affinity_list")"
+				done
+			fi
 			bench_job "$mod" "$r" randread-4k-qd1 --rw=randread --bs=4k --ioengine=libaio --iodepth=1
 			bench_job "$mod" "$r" randread-4k-qd32 --rw=randread --bs=4k --ioengine=libaio --iodepth=32
 			bench_job "$mod" "$r" randwrite-4k-qd32 --rw=randwrite --bs=4k --ioengine=libaio --iodepth=32

@@ -1,0 +1,42 @@
+# SPDX-License-Identifier: GPL-2.0
+#
+# Plan "profile": one fio job on the first disk of RSCSI_PROFILE_MODULE (with the parameters
+# in RSCSI_PROFILE_PARAMS), for an instruction
+# profile taken by the host (tools/profile/insn-profile). Prints the module symbols
+# (/proc/kallsyms) and the job's I/O count between PROFILE markers so that the host can map
+# guest addresses to functions and count per I/O.
+
+plan_tests=2
+
+plan_main() {
+	mod=${RSCSI_PROFILE_MODULE:-rmegasas}
+	# Module parameters, comma-separated (queues=1,ldio=0).
+	params=$(echo "${RSCSI_PROFILE_PARAMS:-}" | tr , ' ')
+	job=${RSCSI_PROFILE_JOB:---rw=randread --bs=4k --iodepth=1}
+	# shellcheck disable=SC2086 # the parameters are a list
+	check "load $mod $params" modprobe "$mod" $params
+	rscsi_disks "$mod" | head -n 1 >/tmp/disks
+	read -r h kind pci id lun size bs </tmp/disks
+	wait_disks 60 "$mod"
+	sd=$(find_disk "$pci" "$id" "$lun")
+	echo "PROFILE-KALLSYMS-BEGIN"
+	grep '\[' /proc/kallsyms
+	echo "PROFILE-KALLSYMS-END"
+	# The sync system calls mark the window the host counts instructions in.
+	sync
+	# shellcheck disable=SC2086 # the job is a list of options
+	fio --name=profile --filename="/dev/$sd" --direct=1 --ioengine=libaio --time_based \
+		--runtime="${RSCSI_PROFILE_SECONDS:-10}" $job --output-format=json \
+		>/tmp/profile.out 2>&1
+	rc=$?
+	sync
+	if [ $rc = 0 ]; then
+		echo "PROFILE-FIO-BEGIN"
+		cat /tmp/profile.out
+		echo "PROFILE-FIO-END"
+		ok "fio $job on $sd"
+	else
+		sed 's/^/# /' /tmp/profile.out
+		not_ok "fio $job on $sd"
+	fi
+}

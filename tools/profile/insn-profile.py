@@ -1,0 +1,126 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: GPL-2.0
+"""Guest instruction profile of a fio job through one driver, per I/O.
+
+Boots the perf kernel under TCG with the insn-count plugin (tools/profile/insn-count.c), runs
+the ``profile`` plan (one fio job through one module, between two sync(2) calls that open and
+close the counting window) and maps the executed translation blocks to kernel symbols
+(System.map) and module symbols (/proc/kallsyms, printed by the guest). Prints the guest
+instructions per I/O in all, per module, and for the top functions; with two modules, side
+by side. Instruction counts do not depend on host load, so a comparison is repeatable where
+TCG timings are not (they say nothing of register accesses or interrupts, which cost more).
+
+    tools/profile/insn-profile.py [--hba megasas] [--job '--rw=randread --bs=4k --iodepth=1']
+                                  [--seconds 10] [--top 40] [--reuse] MODULE [MODULE]
+
+A MODULE may carry parameters: ``rmegasas:queues=1,ldio=0``.
+"""
+
+import argparse
+import collections
+import glob
+import os
+import re
+import subprocess
+import sys
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(os.path.dirname(HERE))
+sys.path.insert(0, os.path.join(ROOT, "tools"))
+
+from rscsi import insnprof, paths  # noqa: E402
+
+
+def build_plugin(cache):
+    out = os.path.join(cache, "tools", "insn-count.so")
+    src = os.path.join(HERE, "insn-count.c")
+    if not os.path.exists(out) or os.path.getmtime(out) < os.path.getmtime(src):
+        os.makedirs(os.path.dirname(out), exist_ok=True)
+        subprocess.run(["gcc", "-O2", "-shared", "-fPIC", "-Wall", "-o", out, src, "-lpthread"],
+                       check=True)
+    return out
+
+
+def symbol_address(system_map, name):
+    with open(system_map) as f:
+        for line in f:
+            p = line.split()
+            if p[2] == name:
+                return p[0]
+    sys.exit(f"{name} is not in {system_map}")
+
+
+def run_profile(spec, args, plugin, outdir, mark):
+    module, _, params = spec.partition(":")
+    counts = os.path.join(outdir, f"{spec}.counts")
+    env = dict(os.environ, RSCSI_QEMU_ARGS=f"-plugin {plugin},outfile={counts},"
+               f"min=ffffffff80000000,mark={mark}")
+    cmd = [os.path.join(ROOT, "tools", "harness"), "plan", "profile", "--flavour", "perf",
+           "--hba", args.hba, "--disk", "8G,null",
+           "--set", f"RSCSI_PROFILE_MODULE={module}",
+           "--set", f"RSCSI_PROFILE_PARAMS={params}",
+           "--set", f"RSCSI_PROFILE_JOB={args.job}",
+           "--set", f"RSCSI_PROFILE_SECONDS={args.seconds}", "--timeout", "900"]
+    r = subprocess.run(cmd, env=env, capture_output=True, text=True)
+    m = re.search(r"# log: (\S+)", r.stdout)
+    if r.returncode != 0 or not m:
+        sys.exit(f"profile run for {spec} failed:\n{r.stdout[-3000:]}\n{r.stderr[-2000:]}")
+    return counts, m.group(1)
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__,
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("modules", nargs="+")
+    ap.add_argument("--hba", default="megasas")
+    ap.add_argument("--job", default="--rw=randread --bs=4k --iodepth=1")
+    ap.add_argument("--seconds", type=int, default=10)
+    ap.add_argument("--top", type=int, default=40)
+    ap.add_argument("--width", type=int, default=70)
+    ap.add_argument("--reuse", action="store_true",
+                    help="map the counts of the last runs again instead of booting")
+    args = ap.parse_args()
+    cache = paths.CACHE
+    plugin = build_plugin(cache)
+    outdir = os.path.join(cache, "profile")
+    os.makedirs(outdir, exist_ok=True)
+    maps = sorted(glob.glob(os.path.join(cache, "build", "perf-*", "System.map")),
+                  key=os.path.getmtime)
+    if not maps:
+        sys.exit("no perf kernel: run tools/build-kernel.sh perf first")
+    system_map = maps[-1]
+    with open(system_map) as f:
+        kernel_syms = insnprof.parse_system_map(f)
+    mark = symbol_address(system_map, "__x64_sys_sync")
+    results = []
+    for mod in args.modules:
+        saved = os.path.join(outdir, f"{mod}.log-path")
+        if args.reuse and os.path.exists(saved):
+            counts, log = os.path.join(outdir, f"{mod}.counts"), open(saved).read().strip()
+        else:
+            counts, log = run_profile(mod, args, plugin, outdir, mark)
+            with open(saved, "w") as f:
+                f.write(log)
+        mod_syms, ios = insnprof.parse_log(open(log, errors="replace").read())
+        with open(counts) as f:
+            per, total = insnprof.profile(f, kernel_syms + mod_syms)
+        results.append((mod, per, total, ios))
+        print(f"# {mod}: {ios} I/Os, {total / ios:.0f} guest instructions per I/O; log {log}")
+    groups = collections.Counter()
+    names = collections.Counter()
+    for mod, per, _, ios in results:
+        for k, v in per.items():
+            groups[(mod, insnprof.group(k))] += v / ios
+            names[k] = max(names[k], v / ios)
+    for g in sorted({g for _, g in groups}):
+        print(f"# {g:20}" + "".join(f"{groups.get((m, g), 0):14.0f}" for m, _, _, _ in results))
+    shown = insnprof.demangle(k for k, _ in names.most_common(args.top))
+    head = "".join(f"{m:>14}" for m, _, _, _ in results)
+    print(f"{'function (instructions per I/O)':{args.width}}{head}")
+    for k, _ in names.most_common(args.top):
+        row = "".join(f"{per.get(k, 0) / ios:14.0f}" for _, per, _, ios in results)
+        print(f"{shown[k][:args.width]:{args.width}}{row}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,56 @@
+# SPDX-License-Identifier: GPL-2.0
+"""The instruction profile maps translation blocks to the right symbols and counts per I/O."""
+
+import json
+import unittest
+
+from rscsi import insnprof
+
+SYSTEM_MAP = """\
+ffffffff81000000 T _stext
+ffffffff81000100 t scsi_queue_rq
+ffffffff81000200 D some_data
+ffffffff81000300 T scsi_done
+"""
+
+LOG = "\n".join([
+    "[    1.0] boot",
+    "PROFILE-KALLSYMS-BEGIN",
+    "ffffffffa0000000 t rmegasas_queue\t[rmegasas]",
+    "ffffffffa0000080 T rmegasas_isr\t[rmegasas]",
+    "PROFILE-KALLSYMS-END",
+    "PROFILE-FIO-BEGIN",
+    json.dumps({"jobs": [{"read": {"total_ios": 10}, "write": {"total_ios": 0}}]}, indent=1),
+    "PROFILE-FIO-END",
+])
+
+
+class InsnProfTest(unittest.TestCase):
+    def test_maps_blocks_to_symbols(self):
+        syms = insnprof.parse_system_map(SYSTEM_MAP.splitlines())
+        self.assertEqual([n for _, n in syms], ["_stext", "scsi_queue_rq", "scsi_done"])
+        mod, ios = insnprof.parse_log(LOG)
+        self.assertEqual(ios, 10)
+        counts = ["# marks 3",
+                  "ffffffff81000100 5 10",   # scsi_queue_rq: 50
+                  "ffffffff81000250 2 10",   # past some_data (not text): still scsi_queue_rq
+                  "ffffffff81000300 3 1",    # scsi_done: 3
+                  "ffffffffa0000004 4 10",   # rmegasas_queue: 40
+                  "ffffffffa0000090 1 7"]    # rmegasas_isr: 7
+        per, total = insnprof.profile(counts, syms + mod)
+        self.assertEqual(per["scsi_queue_rq"], 70)
+        self.assertEqual(per["scsi_done"], 3)
+        self.assertEqual(per["rmegasas_queue [rmegasas]"], 40)
+        self.assertEqual(per["rmegasas_isr [rmegasas]"], 7)
+        self.assertEqual(total, 120)
+        self.assertEqual(insnprof.group("rmegasas_isr [rmegasas]"), "[rmegasas]")
+        self.assertEqual(insnprof.group("rust_helper_sg_next"), "rust_helper")
+        self.assertEqual(insnprof.group("scsi_done"), "kernel")
+
+    def test_refuses_a_window_not_closed(self):
+        with self.assertRaises(ValueError):
+            insnprof.profile(["# marks 1", "ffffffff81000100 5 10"], [(0, "x")])
+
+
+if __name__ == "__main__":
+    unittest.main()
