@@ -280,7 +280,7 @@ def cmd_bench(args):
     kernel, parts = prepare("perf")
     outdir = run_dir()
     run = suite.bench_run(args.hba, args.c_driver, args.rust_driver, args.rounds, args.seconds,
-                          pin=not args.no_pin)
+                          pin=not args.no_pin, scheduler=args.scheduler or "")
     with Stage("benchmark"):
         res, _ = boot(run, kernel, parts, outdir, echo=args.verbose)
     v = judge.judge(res.lines, run.plan, res.timed_out)
@@ -288,7 +288,11 @@ def cmd_bench(args):
     table, ratios = bench.summarise(samples, args.rust_driver, args.c_driver)
     print(f"# {args.hba} with a null-co disk, perf kernel, TCG, {args.rounds} rounds of "
           f"{args.seconds} s per job, drivers alternating; medians over rounds; "
-          + ("fio unpinned" if args.no_pin else "fio on CPU 0, interrupt on CPU 1"))
+          + ("fio unpinned" if args.no_pin else "fio on CPU 0, interrupt on CPU 1")
+          + (f"; scheduler {args.scheduler} for both" if args.scheduler
+             else "; each driver's default I/O scheduler"))
+    for line in dict.fromkeys(ln.strip() for ln in res.lines if ln.startswith("BENCH-SCHED ")):
+        print(f"# {line}")
     for line in table:
         print(line)
     if ratios:
@@ -347,6 +351,8 @@ def main(argv=None):
     b.add_argument("--rust-driver", default="rmegasas", help="our module (group)")
     b.add_argument("--rounds", type=int, default=3)
     b.add_argument("--seconds", type=int, default=10, help="per job")
+    b.add_argument("--scheduler", choices=("none", "mq-deadline", "kyber"),
+                   help="the same I/O scheduler for both drivers (default: each one's default)")
     b.add_argument("--no-pin", action="store_true",
                    help="leave fio and the interrupt where the scheduler puts them")
     b.add_argument("-v", "--verbose", action="store_true")

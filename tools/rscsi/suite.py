@@ -165,7 +165,7 @@ def demo_run():
     return run
 
 
-def bench_run(model, c_driver, rust_driver, rounds, seconds, pin=True):
+def bench_run(model, c_driver, rust_driver, rounds, seconds, pin=True, scheduler=""):
     """One controller with a null-co disk; the drivers alternate, C first in each round."""
     hbas = [Hba.parse(model)]
     hbas[0].disks = _disks("8G,null")
@@ -175,6 +175,7 @@ def bench_run(model, c_driver, rust_driver, rounds, seconds, pin=True):
         "RSCSI_BENCH_ROUNDS": str(rounds),
         "RSCSI_BENCH_SECONDS": str(seconds),
         "RSCSI_BENCH_PIN": "1" if pin else "0",
+        "RSCSI_BENCH_SCHED": scheduler,
     }, timeout=300 + jobs * (seconds + 15))
     run.settings["RSCSI_DISKS"] = disk_table(hbas)
     run.settings["RSCSI_HBAS"] = hba_table(hbas)

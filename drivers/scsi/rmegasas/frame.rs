@@ -199,9 +199,11 @@ impl DescriptorWriter for Sge32 {
     const SIZE: usize = 8;
     #[inline]
     fn write(&self, out: &mut [u8], seg: Segment, _last: bool) {
+        let mut d = [0u8; 8];
         // CAST: This format is only used with a 32-bit DMA mask, so the address fits.
-        put32(out, 0, seg.addr as u32);
-        put32(out, 4, seg.len);
+        put32(&mut d, 0, seg.addr as u32);
+        put32(&mut d, 4, seg.len);
+        put(out, 0, d);
     }
 }
 
@@ -212,8 +214,10 @@ impl DescriptorWriter for Sge64 {
     const SIZE: usize = 12;
     #[inline]
     fn write(&self, out: &mut [u8], seg: Segment, _last: bool) {
-        put64(out, 0, seg.addr);
-        put32(out, 8, seg.len);
+        let mut d = [0u8; 12];
+        put64(&mut d, 0, seg.addr);
+        put32(&mut d, 8, seg.len);
+        put(out, 0, d);
     }
 }
 
@@ -224,9 +228,11 @@ impl DescriptorWriter for SgeIeee {
     const SIZE: usize = 16;
     #[inline]
     fn write(&self, out: &mut [u8], seg: Segment, _last: bool) {
-        put64(out, 0, seg.addr);
-        put32(out, 8, seg.len);
-        put32(out, 12, 0);
+        // One 16-byte store; the flag word stays zero.
+        let mut d = [0u8; 16];
+        put64(&mut d, 0, seg.addr);
+        put32(&mut d, 8, seg.len);
+        put(out, 0, d);
     }
 }
 

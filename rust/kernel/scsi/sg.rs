@@ -192,33 +192,28 @@ where
         per_area: [0; MAX_AREAS],
         bytes: 0,
     };
-    let mut area = 0;
-    let mut slot = 0;
     let mut pieces = split(segments, limits);
     // One piece of look-ahead tells the writer which descriptor is the last.
     let mut next = pieces.next();
-    while let Some(seg) = next {
-        next = pieces.next();
-        if written.count == limits.max_segments {
-            return Err(CursorError::TooManySegments);
-        }
-        let out = loop {
-            let Some(a) = areas.get_mut(area) else {
-                return Err(CursorError::TooManySegments);
+    for (a, area) in areas.iter_mut().enumerate() {
+        for out in area.chunks_exact_mut(W::SIZE) {
+            let Some(seg) = next else {
+                return Ok(written);
             };
-            if let Some(out) = a.get_mut(slot * W::SIZE..(slot + 1) * W::SIZE) {
-                break out;
+            if written.count == limits.max_segments {
+                return Err(CursorError::TooManySegments);
             }
-            area += 1;
-            slot = 0;
-        };
-        writer.write(out, seg, next.is_none());
-        written.count += 1;
-        written.per_area[area] += 1;
-        written.bytes += u64::from(seg.len);
-        slot += 1;
+            next = pieces.next();
+            writer.write(out, seg, next.is_none());
+            written.count += 1;
+            written.per_area[a] += 1;
+            written.bytes += u64::from(seg.len);
+        }
     }
-    Ok(written)
+    match next {
+        None => Ok(written),
+        Some(_) => Err(CursorError::TooManySegments),
+    }
 }
 
 #[cfg(any(test, CONFIG_RUST_SCSI_KUNIT_TEST))]

@@ -9,6 +9,10 @@
 # With RSCSI_BENCH_PIN=1 (the default) fio runs on CPU 0 and the HBA's interrupt is steered to
 # CPU 1 for both drivers: left to the scheduler, fio sometimes shares the interrupt's CPU and
 # sometimes not, which moves a 10-second figure by 20% between identical runs.
+#
+# RSCSI_BENCH_SCHED (empty: each driver's default) sets the same I/O scheduler for both
+# drivers' disks, for a like-for-like comparison: the block layer picks mq-deadline for a
+# single-queue host and none for a multiqueue one.
 
 rounds=${RSCSI_BENCH_ROUNDS:-3}
 secs=${RSCSI_BENCH_SECONDS:-10}
@@ -46,6 +50,10 @@ plan_main() {
 			read -r h kind pci id lun size bs </tmp/disks
 			wait_disks 60 "$mod"
 			sd=$(find_disk "$pci" "$id" "$lun")
+			if [ -n "${RSCSI_BENCH_SCHED:-}" ]; then
+				echo "$RSCSI_BENCH_SCHED" >"/sys/block/$sd/queue/scheduler"
+			fi
+			echo "BENCH-SCHED $mod $(cat "/sys/block/$sd/queue/scheduler")"
 			pin=
 			if [ "${RSCSI_BENCH_PIN:-1}" = 1 ]; then
 				pin=--cpus_allowed=0
