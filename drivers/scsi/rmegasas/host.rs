@@ -209,12 +209,13 @@ fn complete_ctx(
     if let Some(sense) = sense {
         cmd.sense_buffer().copy_from_slice(&sense);
     }
-    if let Some((buf, cmd)) = mfi.bounce.owned(&mut cmd) {
-        if cmd.direction() == DataDirection::FromDevice && host_byte == HostByte::Ok {
-            cmd.copy_from_buffer(buf);
+    // Only a bounced command owns the buffer: look once, copy a read out, give it back.
+    if let Some((buf, c)) = mfi.bounce.owned(&mut cmd) {
+        if c.direction() == DataDirection::FromDevice && host_byte == HostByte::Ok {
+            c.copy_from_buffer(buf);
         }
+        mfi.bounce.release(c.index());
     }
-    mfi.bounce.release(cmd.index());
     // The firmware does not report residuals; a short transfer shows as an error.
     cmd.complete_with(host_byte, status);
 }

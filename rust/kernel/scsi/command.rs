@@ -523,18 +523,14 @@ impl<T: HostOps> Command<T> {
     /// [`crate::scsi::Host::take_from_hardware`] with that context.
     #[inline]
     pub fn into_hardware(self) -> ContextTag {
+        let ctx = self.next_context();
         let pdu = self.pdu();
         // SAFETY: We own the command and thereby `seq`.
-        let seq = unsafe { *pdu.seq.get() }.wrapping_add(1);
-        // SAFETY: As above.
-        unsafe { *pdu.seq.get() = seq };
-        let ctx = ContextTag {
-            tag: self.index(),
-            seq,
-        };
+        unsafe { *pdu.seq.get() = ctx.seq };
         // Release: everything written to the command and its slots before is visible to
         // whoever takes it back.
-        pdu.state.store(hardware(seq), crate::sync::atomic::Release);
+        pdu.state
+            .store(hardware(ctx.seq), crate::sync::atomic::Release);
         mem::forget(self);
         ctx
     }

@@ -198,8 +198,8 @@ pub struct Slot<'a> {
 ///
 /// # Invariants
 ///
-/// `owner` is 0 when the buffer is free, or the owning command's tag plus one; only the owner
-/// reaches the buffer.
+/// `owner` is 0 when the buffer is free, or the owning command's index
+/// ([`Command::index`]) plus one; only the owner reaches the buffer.
 pub struct Bounce {
     buf: Coherent<[u8]>,
     owner: Atomic<u32>,
@@ -254,11 +254,11 @@ impl Bounce {
         Some((buf, cmd))
     }
 
-    /// Releases the buffer if the command with `tag` owns it (at completion, or when the error
-    /// handler reclaimed that command).
+    /// Releases the buffer if the command with index `index` owns it (at completion, or when
+    /// the error handler reclaimed that command).
     #[inline]
-    pub fn release(&self, tag: u16) {
-        let me = u32::from(tag) + 1;
+    pub fn release(&self, index: u16) {
+        let me = u32::from(index) + 1;
         // Almost every command never owned the buffer: look before the read-modify-write.
         if self.owner.load(Relaxed) == me {
             let _ = self.owner.cmpxchg(me, 0, Full);
