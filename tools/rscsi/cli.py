@@ -279,8 +279,13 @@ def cmd_bench(args):
     through the C driver and ours, alternating, and prints the side-by-side table."""
     kernel, parts = prepare("perf")
     outdir = run_dir()
-    run = suite.bench_run(args.hba, args.c_driver, args.rust_driver, args.rounds, args.seconds,
-                          pin=not args.no_pin, scheduler=args.scheduler or "")
+    try:
+        run = suite.bench_run(args.hba, args.c_driver, args.rust_driver, args.rounds,
+                              args.seconds, pin=not args.no_pin, scheduler=args.scheduler or "",
+                              jobs=args.jobs.split(",") if args.jobs else None)
+    except ValueError as e:
+        print(f"bench: {e}", file=sys.stderr)
+        return 2
     with Stage("benchmark"):
         res, _ = boot(run, kernel, parts, outdir, echo=args.verbose)
     v = judge.judge(res.lines, run.plan, res.timed_out)
@@ -347,8 +352,11 @@ def main(argv=None):
         p.set_defaults(func=func)
     b = sub.add_parser("bench", help="C driver vs ours, side by side, on the perf kernel")
     b.add_argument("--hba", default="megasas", help="QEMU HBA model (default megasas)")
-    b.add_argument("--c-driver", default="megaraid_sas", help="the C module (group)")
-    b.add_argument("--rust-driver", default="rmegasas", help="our module (group)")
+    b.add_argument("--c-driver", default="megaraid_sas",
+                   help="the C module (group), with parameters as MODULE:p=v,p=v")
+    b.add_argument("--rust-driver", default="rmegasas",
+                   help="our module (group), with parameters as MODULE:p=v,p=v")
+    b.add_argument("--jobs", help="comma-separated subset of: " + ", ".join(suite.BENCH_JOBS))
     b.add_argument("--rounds", type=int, default=3)
     b.add_argument("--seconds", type=int, default=10, help="per job")
     b.add_argument("--scheduler", choices=("none", "mq-deadline", "kyber"),

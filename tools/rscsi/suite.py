@@ -165,18 +165,27 @@ def demo_run():
     return run
 
 
-def bench_run(model, c_driver, rust_driver, rounds, seconds, pin=True, scheduler=""):
-    """One controller with a null-co disk; the drivers alternate, C first in each round."""
+BENCH_JOBS = ("randread-4k-qd1", "randread-4k-qd32", "randwrite-4k-qd32", "read-128k-seq")
+
+
+def bench_run(model, c_driver, rust_driver, rounds, seconds, pin=True, scheduler="", jobs=None):
+    """One controller with a null-co disk; the drivers alternate, C first in each round.
+    ``jobs`` is a subset of BENCH_JOBS (default: all)."""
     hbas = [Hba.parse(model)]
     hbas[0].disks = _disks("8G,null")
-    jobs = 4 * (rounds * 2)
+    names = list(jobs or BENCH_JOBS)
+    unknown = [j for j in names if j not in BENCH_JOBS]
+    if unknown:
+        raise ValueError(f"unknown benchmark job {unknown[0]} (known: {', '.join(BENCH_JOBS)})")
+    njobs = len(names) * (rounds * 2)
     run = Run("bench", "bench", hbas, {
         "RSCSI_MODULES": f"{c_driver} {rust_driver}",
         "RSCSI_BENCH_ROUNDS": str(rounds),
         "RSCSI_BENCH_SECONDS": str(seconds),
         "RSCSI_BENCH_PIN": "1" if pin else "0",
         "RSCSI_BENCH_SCHED": scheduler,
-    }, timeout=300 + jobs * (seconds + 15))
+        "RSCSI_BENCH_JOBS": " ".join(names),
+    }, timeout=300 + njobs * (seconds + 15))
     run.settings["RSCSI_DISKS"] = disk_table(hbas)
     run.settings["RSCSI_HBAS"] = hba_table(hbas)
     return run

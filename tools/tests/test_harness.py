@@ -103,3 +103,20 @@ class QemuModelTest(unittest.TestCase):
 
 if __name__ == "__main__":
     unittest.main()
+
+
+class BenchRunTest(unittest.TestCase):
+    def test_jobs_subset_and_timeout(self):
+        from rscsi import suite
+        full = suite.bench_run("megasas", "megaraid_sas", "rmegasas", 3, 10)
+        one = suite.bench_run("megasas", "megaraid_sas", "rmegasas:queues=1", 3, 10,
+                              jobs=["read-128k-seq"])
+        self.assertEqual(full.settings["RSCSI_BENCH_JOBS"].split(), list(suite.BENCH_JOBS))
+        self.assertEqual(one.settings["RSCSI_BENCH_JOBS"], "read-128k-seq")
+        self.assertEqual(one.settings["RSCSI_MODULES"], "megaraid_sas rmegasas:queues=1")
+        self.assertLess(one.timeout, full.timeout)
+
+    def test_unknown_job_refused(self):
+        from rscsi import suite
+        with self.assertRaises(ValueError):
+            suite.bench_run("megasas", "megaraid_sas", "rmegasas", 1, 1, jobs=["randread-8k"])

@@ -64,6 +64,9 @@ pub(crate) fn template() -> &'static kernel::scsi::Template<Rmegasas> {
 const DEVICE_RESET_DRAIN: Delta = Delta::from_secs(30);
 
 /// Writes `segs` as an SG list in the controller's format at `sgl` in a frame.
+///
+/// Kept out of `build_frame`, so that the per-segment loop has the registers to itself.
+#[inline(never)]
 fn write_sgl(
     mfi: &Mfi<'_>,
     segs: impl Iterator<Item = sg::Segment>,

@@ -73,6 +73,14 @@ pub struct Limits {
 }
 
 impl Limits {
+    /// Whether `seg` (not empty) may be one descriptor as it is: not longer than the maximum
+    /// and not crossing the boundary.
+    #[inline]
+    pub fn fits(&self, seg: Segment) -> bool {
+        let last = seg.addr.wrapping_add(u64::from(seg.len).wrapping_sub(1));
+        seg.len <= self.max_segment_size && (seg.addr ^ last) & !self.boundary_mask == 0
+    }
+
     /// The length of the first piece of `seg` that respects these limits.
     #[inline]
     pub fn first_piece(&self, seg: Segment) -> u32 {
@@ -166,7 +174,10 @@ pub enum CursorError {
 
 /// Writes `segments`, split at `limits`, through `writer` into `areas` in order.
 ///
-/// Each area holds `area.len() / W::SIZE` descriptors. One pass, no allocation.
+/// Each area holds `area.len() / W::SIZE` descriptors. One pass, no allocation. A segment that
+/// is already within the limits (the block layer builds lists to the limits the host gave it,
+/// so this is the rule) costs one comparison before its descriptor is written; only a segment
+/// over the limits goes through the splitting loop.
 ///
 /// # Errors
 ///
@@ -187,32 +198,117 @@ where
     if areas.len() > MAX_AREAS {
         return Err(CursorError::TooManyAreas);
     }
-    let mut written = Written {
-        count: 0,
-        per_area: [0; MAX_AREAS],
-        bytes: 0,
-    };
-    let mut pieces = split(segments, limits);
-    // One piece of look-ahead tells the writer which descriptor is the last.
-    let mut next = pieces.next();
-    for (a, area) in areas.iter_mut().enumerate() {
-        for out in area.chunks_exact_mut(W::SIZE) {
-            let Some(seg) = next else {
-                return Ok(written);
-            };
-            if written.count == limits.max_segments {
-                return Err(CursorError::TooManySegments);
+    let mut out = Out::new(areas, limits.max_segments);
+    let mut bytes = 0u64;
+    let mut segments = segments.filter(|s| s.len != 0);
+    let mut next = segments.next();
+    while let Some(mut seg) = next {
+        // One segment of look-ahead tells the writer which descriptor is the last.
+        next = segments.next();
+        bytes += u64::from(seg.len);
+        if limits.fits(seg) {
+            writer.write(out.next(W::SIZE)?, seg, next.is_none());
+            continue;
+        }
+        loop {
+            let len = limits.first_piece(seg);
+            let d = out.next(W::SIZE)?;
+            if len == seg.len {
+                writer.write(d, seg, next.is_none());
+                break;
             }
-            next = pieces.next();
-            writer.write(out, seg, next.is_none());
-            written.count += 1;
-            written.per_area[a] += 1;
-            written.bytes += u64::from(seg.len);
+            writer.write(
+                d,
+                Segment {
+                    addr: seg.addr,
+                    len,
+                },
+                false,
+            );
+            seg = Segment {
+                addr: seg.addr + u64::from(len),
+                len: seg.len - len,
+            };
         }
     }
-    match next {
-        None => Ok(written),
-        Some(_) => Err(CursorError::TooManySegments),
+    Ok(out.written(bytes))
+}
+
+/// Where [`write`] puts the next descriptor: the unused part of the current area, then the
+/// areas not yet used.
+///
+/// # Invariants
+///
+/// `max - left` descriptors were taken; `rest` is the unused tail of area `used - 1` (empty
+/// while `used` is 0) and `areas` the areas after it; `starts[i]` is the number taken when
+/// area `i < used` was entered.
+struct Out<'a, 'b> {
+    rest: &'a mut [u8],
+    areas: &'a mut [&'b mut [u8]],
+    left: usize,
+    max: usize,
+    used: usize,
+    starts: [usize; MAX_AREAS],
+}
+
+impl<'a, 'b> Out<'a, 'b> {
+    fn new(areas: &'a mut [&'b mut [u8]], max: usize) -> Self {
+        Out {
+            rest: &mut [],
+            areas,
+            left: max,
+            max,
+            used: 0,
+            starts: [0; MAX_AREAS],
+        }
+    }
+
+    /// The next `size` bytes for a descriptor.
+    #[inline]
+    fn next(&mut self, size: usize) -> Result<&'a mut [u8], CursorError> {
+        if self.left == 0 {
+            return Err(CursorError::TooManySegments);
+        }
+        if self.rest.len() < size {
+            self.next_area(size)?;
+        }
+        self.left -= 1;
+        let (d, rest) = core::mem::take(&mut self.rest).split_at_mut(size);
+        self.rest = rest;
+        Ok(d)
+    }
+
+    /// Moves to the first of the remaining areas with room for a descriptor of `size` bytes.
+    #[cold]
+    fn next_area(&mut self, size: usize) -> Result<(), CursorError> {
+        while self.rest.len() < size {
+            let (area, after) = core::mem::take(&mut self.areas)
+                .split_first_mut()
+                .ok_or(CursorError::TooManySegments)?;
+            self.areas = after;
+            self.rest = &mut **area;
+            if let Some(start) = self.starts.get_mut(self.used) {
+                *start = self.max - self.left;
+            }
+            self.used += 1;
+        }
+        Ok(())
+    }
+
+    /// What was written, with `bytes` described.
+    fn written(&self, bytes: u64) -> Written {
+        let count = self.max - self.left;
+        let mut per_area = [0; MAX_AREAS];
+        let mut end = count;
+        for i in (0..self.used.min(MAX_AREAS)).rev() {
+            per_area[i] = end - self.starts[i];
+            end = self.starts[i];
+        }
+        Written {
+            count,
+            per_area,
+            bytes,
+        }
     }
 }
 
@@ -234,21 +330,16 @@ mod tests {
         }
     }
 
-    fn read(area: &[u8], n: usize) -> ([Segment; 64], usize, bool) {
-        let mut out = [Segment { addr: 0, len: 0 }; 64];
-        let mut last = false;
-        for (i, o) in out.iter_mut().enumerate().take(n) {
-            let d = &area[i * 12..(i + 1) * 12];
-            let mut a = [0u8; 8];
-            a.copy_from_slice(&d[0..8]);
-            let l = u32::from_le_bytes([d[8], d[9], d[10], d[11]]);
-            last = l & 0x8000_0000 != 0;
-            *o = Segment {
-                addr: u64::from_le_bytes(a),
-                len: l & 0x7fff_ffff,
-            };
-        }
-        (out, n, last)
+    /// The descriptor at the start of `d` and whether it is marked last.
+    fn read_one(d: &[u8]) -> (Segment, bool) {
+        let mut a = [0u8; 8];
+        a.copy_from_slice(&d[0..8]);
+        let l = u32::from_le_bytes([d[8], d[9], d[10], d[11]]);
+        let seg = Segment {
+            addr: u64::from_le_bytes(a),
+            len: l & 0x7fff_ffff,
+        };
+        (seg, l & 0x8000_0000 != 0)
     }
 
     /// A small deterministic generator (xorshift64*), the same on the host and in the kernel.
@@ -370,13 +461,14 @@ mod tests {
         .unwrap();
         assert_eq!(w.count, 5);
         assert_eq!(&w.per_area[..2], &[2, 3]);
-        let (a, _, last_a) = read(&inline, 2);
-        let (b, _, last_b) = read(&chain, 3);
+        let (a1, last_a) = read_one(&inline[12..]);
+        let (b0, _) = read_one(&chain);
+        let (b2, last_b) = read_one(&chain[24..]);
         assert!(!last_a && last_b);
-        assert_eq!(a[1].addr, 0x10_1000);
-        assert_eq!(b[0].addr, 0x10_2000);
+        assert_eq!(a1.addr, 0x10_1000);
+        assert_eq!(b0.addr, 0x10_2000);
         assert_eq!(
-            b[2],
+            b2,
             Segment {
                 addr: 0x10_4000,
                 len: 0x1000
@@ -384,13 +476,15 @@ mod tests {
         );
     }
 
-    /// Property: over random lists and limits, every input byte appears once and in order,
-    /// no piece exceeds the maximum or crosses the boundary, and the count respects the limit
-    /// or the call fails (the bounce path).
+    /// Property: over random lists, limits and areas (inline space then up to three chained
+    /// areas, of sizes that need not be multiples of a descriptor), every input byte appears
+    /// once and in order, no piece exceeds the maximum or crosses the boundary, only the final
+    /// descriptor is marked last, areas fill in order, and the count respects the limit or the
+    /// call fails (the bounce path).
     #[test]
     fn property_every_byte_once_in_order() {
         let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
-        for _ in 0..300 {
+        for _ in 0..500 {
             let l = Limits {
                 max_segment_size: 1 + rng.below(0x3000) as u32,
                 boundary_mask: (1u64 << (9 + rng.below(8))) - 1,
@@ -410,19 +504,50 @@ mod tests {
             }
             let input = &segs[..n];
             let total: u64 = input.iter().map(|s| u64::from(s.len)).sum();
-            let mut area = [0u8; 12 * 64];
+            let mut buf = [0u8; 12 * 64];
+            // Cut the buffer into 1 to 4 areas of random sizes.
+            let nareas = 1 + rng.below(4) as usize;
+            let mut cuts = [buf.len(); MAX_AREAS];
+            cuts[0] = 0;
+            for i in 1..nareas {
+                cuts[i] = cuts[i - 1] + rng.below(12 * 16 + 1) as usize;
+            }
+            let capacity: usize = (0..nareas)
+                .map(|i| (cuts.get(i + 1).copied().unwrap_or(buf.len()) - cuts[i]) / 12)
+                .sum();
+            let (a0, rest) = buf.split_at_mut(cuts[1]);
+            let (a1, rest) = rest.split_at_mut(cuts[2] - cuts[1]);
+            let (a2, a3) = rest.split_at_mut(cuts[3] - cuts[2]);
+            let mut all = [a0, a1, a2, a3];
+            let areas = &mut all[..nareas];
             let expected = split(input.iter().copied(), &l).count();
-            match write(input.iter().copied(), &l, &mut [&mut area[..]], &Rec) {
+            match write(input.iter().copied(), &l, areas, &Rec) {
                 Err(e) => {
                     assert_eq!(e, CursorError::TooManySegments);
-                    assert!(expected > l.max_segments.min(64));
+                    assert!(expected > l.max_segments.min(capacity));
                 }
                 Ok(w) => {
                     assert!(w.count <= l.max_segments);
                     assert_eq!(w.count, expected);
                     assert_eq!(w.bytes, total);
-                    let (out, cnt, last) = read(&area, w.count);
-                    assert!(cnt == 0 || last);
+                    assert_eq!(w.per_area.iter().sum::<usize>(), w.count);
+                    // Gather the descriptors area by area; an area is used only once the ones
+                    // before it are full.
+                    let mut out = [Segment { addr: 0, len: 0 }; 64];
+                    let mut cnt = 0;
+                    for (i, area) in areas.iter().enumerate() {
+                        let k = w.per_area[i];
+                        if k > 0 && i > 0 {
+                            assert_eq!(w.per_area[i - 1], areas[i - 1].len() / 12);
+                        }
+                        for j in 0..k {
+                            let (s, last) = read_one(&area[j * 12..]);
+                            assert_eq!(last, cnt + 1 == w.count);
+                            out[cnt] = s;
+                            cnt += 1;
+                        }
+                    }
+                    assert_eq!(cnt, w.count);
                     // Walk the input byte ranges alongside the output pieces.
                     let mut i = 0;
                     let mut off = 0u64;

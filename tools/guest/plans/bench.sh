@@ -13,10 +13,15 @@
 # RSCSI_BENCH_SCHED (empty: each driver's default) sets the same I/O scheduler for both
 # drivers' disks, for a like-for-like comparison: the block layer picks mq-deadline for a
 # single-queue host and none for a multiqueue one.
+#
+# RSCSI_BENCH_JOBS names the jobs to run (default: all four). A driver in RSCSI_MODULES may
+# carry module parameters, "rmegasas:queues=1,ldio=0"; the results keep that name.
 
 rounds=${RSCSI_BENCH_ROUNDS:-3}
 secs=${RSCSI_BENCH_SECONDS:-10}
-njobs=4
+all_jobs="randread-4k-qd1 randread-4k-qd32 randwrite-4k-qd32 read-128k-seq"
+jobs=${RSCSI_BENCH_JOBS:-$all_jobs}
+njobs=$(echo $jobs | wc -w)
 plan_tests=$((rounds * $(echo $RSCSI_MODULES | wc -w) * (2 + njobs)))
 
 cpu_line() { head -n 1 /proc/stat; }
@@ -42,10 +47,30 @@ bench_job() {
 	fi
 }
 
+# job_options JOB: the fio options of a job by name.
+job_options() {
+	case $1 in
+	randread-4k-qd1) echo --rw=randread --bs=4k --ioengine=libaio --iodepth=1 ;;
+	randread-4k-qd32) echo --rw=randread --bs=4k --ioengine=libaio --iodepth=32 ;;
+	randwrite-4k-qd32) echo --rw=randwrite --bs=4k --ioengine=libaio --iodepth=32 ;;
+	read-128k-seq) echo --rw=read --bs=128k --ioengine=libaio --iodepth=8 ;;
+	*) return 1 ;;
+	esac
+}
+
 plan_main() {
+	for job in $jobs; do
+		if ! job_options "$job" >/dev/null; then
+			not_ok "unknown benchmark job $job (known: $all_jobs)"
+			return
+		fi
+	done
 	for r in $(seq 1 "$rounds"); do
-		for mod in $RSCSI_MODULES; do
-			check "round $r $mod: load" sh -c "for m in \$(echo $mod | tr + ' '); do modprobe \$m || exit 1; done"
+		for spec in $RSCSI_MODULES; do
+			mod=${spec%%:*}
+			params=
+			[ "$mod" = "$spec" ] || params=$(echo "${spec#*:}" | tr , ' ')
+			check "round $r $spec: load" sh -c "for m in \$(echo $mod | tr + ' '); do modprobe \$m $params || exit 1; params=; done"
 			rscsi_disks "$mod" | head -n 1 >/tmp/disks
 			read -r h kind pci id lun size bs </tmp/disks
 			wait_disks 60 "$mod"
@@ -53,7 +78,7 @@ plan_main() {
 			if [ -n "${RSCSI_BENCH_SCHED:-}" ]; then
 				echo "$RSCSI_BENCH_SCHED" >"/sys/block/$sd/queue/scheduler"
 			fi
-			echo "BENCH-SCHED $mod $(cat "/sys/block/$sd/queue/scheduler")"
+			echo "BENCH-SCHED $spec $(cat "/sys/block/$sd/queue/scheduler")"
 			pin=
 			if [ "${RSCSI_BENCH_PIN:-1}" = 1 ]; then
 				pin=--cpus_allowed=0
@@ -61,14 +86,14 @@ plan_main() {
 				# (printed below).
 				for irq in $(grep "$pci\|$mod" /proc/interrupts | cut -d: -f1); do
 					echo 1 >"/proc/irq/$irq/smp_affinity_list" 2>/dev/null
-					echo "BENCH-IRQ $mod $irq effective $(cat "/proc/irq/$irq/effective_affinity_list")"
+					echo "BENCH-IRQ $spec $irq effective $(cat "/proc/irq/$irq/effective_affinity_list")"
 				done
 			fi
-			bench_job "$mod" "$r" randread-4k-qd1 --rw=randread --bs=4k --ioengine=libaio --iodepth=1
-			bench_job "$mod" "$r" randread-4k-qd32 --rw=randread --bs=4k --ioengine=libaio --iodepth=32
-			bench_job "$mod" "$r" randwrite-4k-qd32 --rw=randwrite --bs=4k --ioengine=libaio --iodepth=32
-			bench_job "$mod" "$r" read-128k-seq --rw=read --bs=128k --ioengine=libaio --iodepth=8
-			check "round $r $mod: unload" sh -c "for m in \$(echo $mod | tr + '\n' | sed '1!G;h;\$!d'); do rmmod \$m || exit 1; done"
+			for job in $jobs; do
+				# shellcheck disable=SC2046 # the options are words
+				bench_job "$spec" "$r" "$job" $(job_options "$job")
+			done
+			check "round $r $spec: unload" sh -c "for m in \$(echo $mod | tr + '\n' | sed '1!G;h;\$!d'); do rmmod \$m || exit 1; done"
 		done
 	done
 }
