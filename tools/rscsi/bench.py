@@ -5,6 +5,10 @@ For each driver and job, over the rounds: median IOPS, median of the p50 and p99
 latencies, and guest CPU time per I/O (all CPUs, user + system + irq + softirq, from
 /proc/stat). Ratios compare the Rust driver with the C one so that above 1 means the Rust
 driver is better: IOPS Rust/C, latency and CPU time C/Rust.
+
+Two ratios per job: of the medians, and the median of the per-round ratios ("paired": each
+round runs the C driver and then ours back to back, so a drift of the host between rounds,
+which moves a 128 KiB figure by 30% here, cancels out).
 """
 
 import json
@@ -77,8 +81,29 @@ def _sample(cur):
     }
 
 
+def _ratios(a, b):
+    """Rust (a) against C (b), above 1 when Rust is better."""
+    return {
+        "iops": a["iops"] / b["iops"] if b["iops"] else 0,
+        "p50": b["p50_us"] / a["p50_us"] if a["p50_us"] else 0,
+        "p99": b["p99_us"] / a["p99_us"] if a["p99_us"] else 0,
+        "cpu": b["cpu_us_per_io"] / a["cpu_us_per_io"] if a["cpu_us_per_io"] else 0,
+    }
+
+
+def paired(samples, rust, c, job):
+    """Median over the rounds that ran both drivers of the per-round ratios, or None."""
+    by = {(s["driver"], s["round"]): s for s in samples if s["job"] == job}
+    rounds = sorted({r for (_, r) in by if (rust, r) in by and (c, r) in by})
+    if not rounds:
+        return None
+    per = [_ratios(by[rust, r], by[c, r]) for r in rounds]
+    return {k: statistics.median(p[k] for p in per) for k in per[0]}
+
+
 def summarise(samples, rust, c):
-    """Median per (driver, job), and ratios; returns printable lines."""
+    """Median per (driver, job), and ratios; returns printable lines and, per job, the
+    ratios of the medians and the paired ratios."""
     jobs = []
     for s in samples:
         if s["job"] not in jobs:
@@ -99,13 +124,12 @@ def summarise(samples, rust, c):
                            f" {m['cpu_us_per_io']:10.1f}  {m['n']}")
         a, b = med.get((rust, job)), med.get((c, job))
         if a and b:
-            r = {
-                "iops": a["iops"] / b["iops"] if b["iops"] else 0,
-                "p50": b["p50_us"] / a["p50_us"] if a["p50_us"] else 0,
-                "p99": b["p99_us"] / a["p99_us"] if a["p99_us"] else 0,
-                "cpu": b["cpu_us_per_io"] / a["cpu_us_per_io"] if a["cpu_us_per_io"] else 0,
-            }
-            ratios.append((job, r))
+            r = _ratios(a, b)
+            p = paired(samples, rust, c, job)
+            ratios.append((job, r, p))
             out.append(f"{job:20} {'Rust vs C':14} {r['iops']:9.2f} {r['p50']:9.2f} {r['p99']:9.2f}"
                        f" {r['cpu']:10.2f}  (above 1: Rust better)")
+            if p:
+                out.append(f"{job:20} {'paired':14} {p['iops']:9.2f} {p['p50']:9.2f}"
+                           f" {p['p99']:9.2f} {p['cpu']:10.2f}  (median of per-round ratios)")
     return out, ratios

@@ -36,12 +36,30 @@ class BenchTest(unittest.TestCase):
         # 120 jiffies = 1.2 s of CPU over a 12 s window (10 s measured): 1 s for 10000 I/Os.
         self.assertAlmostEqual(s["cpu_us_per_io"], 100.0)
         table, ratios = bench.summarise(samples, "rmegasas", "megaraid_sas")
-        (job, r), = ratios
+        (job, r, p), = ratios
         self.assertEqual(job, "randread-4k-qd1")
         self.assertAlmostEqual(r["iops"], 1102 / 1000)
         self.assertAlmostEqual(r["p50"], 900 / 800)
         self.assertAlmostEqual(r["p99"], 2000 / 1600)
         self.assertTrue(any("Rust vs C" in t for t in table))
+
+    def test_paired_ratio_cancels_drift(self):
+        # The host slows down from round to round; in each round Rust does 10% better, but
+        # the medians over rounds compare C's round 2 with Rust's round 2 only by luck.
+        lines = []
+        for r, base in ((1, 3000), (2, 1000), (3, 2000), (4, 900)):
+            lines += block("megaraid_sas", r, "read-128k-seq", base, 1_000_000, 2_000_000, 100)
+            lines += block("rmegasas", r, "read-128k-seq", base * 1.1, 1_000_000, 2_000_000, 100)
+        # A round where only the C driver ran is left out of the pairs.
+        lines += block("megaraid_sas", 5, "read-128k-seq", 5000, 1_000_000, 2_000_000, 100)
+        samples = bench.parse(lines)
+        p = bench.paired(samples, "rmegasas", "megaraid_sas", "read-128k-seq")
+        self.assertAlmostEqual(p["iops"], 1.1)
+        (_, r, p2), = bench.summarise(samples, "rmegasas", "megaraid_sas")[1]
+        self.assertEqual(p, p2)
+        # Medians: C over 5 rounds (2000) against Rust over 4 (1650): the drift shows.
+        self.assertAlmostEqual(r["iops"], 1650 / 2000)
+        self.assertIsNone(bench.paired(samples, "rmegasas", "megaraid_sas", "other"))
 
     def test_failed_job_is_skipped(self):
         lines = block("rmegasas", 1, "x", 10, 1, 1, 1)
