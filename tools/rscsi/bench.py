@@ -6,9 +6,9 @@ latencies, and guest CPU time per I/O (all CPUs, user + system + irq + softirq, 
 /proc/stat). Ratios compare the Rust driver with the C one so that above 1 means the Rust
 driver is better: IOPS Rust/C, latency and CPU time C/Rust.
 
-Two ratios per job: of the medians, and the median of the per-round ratios ("paired": each
-round runs the C driver and then ours back to back, so a drift of the host between rounds,
-which moves a 128 KiB figure by 30% here, cancels out).
+Two ratios per job: of the medians, and the median of the per-round ratios ("paired": in each
+round the two drivers run a job back to back, so a drift of the host between rounds, which
+moves a 128 KiB figure by 30% here, cancels out).
 """
 
 import json

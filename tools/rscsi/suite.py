@@ -169,8 +169,8 @@ BENCH_JOBS = ("randread-4k-qd1", "randread-4k-qd32", "randwrite-4k-qd32", "read-
 
 
 def bench_run(model, c_driver, rust_driver, rounds, seconds, pin=True, scheduler="", jobs=None):
-    """One controller with a null-co disk; the drivers alternate, C first in each round.
-    ``jobs`` is a subset of BENCH_JOBS (default: all)."""
+    """One controller with a null-co disk; the drivers alternate job by job, C first in odd
+    rounds and ours first in even ones. ``jobs`` is a subset of BENCH_JOBS (default: all)."""
     hbas = [Hba.parse(model)]
     hbas[0].disks = _disks("8G,null")
     names = list(jobs or BENCH_JOBS)
@@ -185,7 +185,7 @@ def bench_run(model, c_driver, rust_driver, rounds, seconds, pin=True, scheduler
         "RSCSI_BENCH_PIN": "1" if pin else "0",
         "RSCSI_BENCH_SCHED": scheduler,
         "RSCSI_BENCH_JOBS": " ".join(names),
-    }, timeout=300 + njobs * (seconds + 15))
+    }, timeout=300 + njobs * (seconds + 25))
     run.settings["RSCSI_DISKS"] = disk_table(hbas)
     run.settings["RSCSI_HBAS"] = hba_table(hbas)
     return run

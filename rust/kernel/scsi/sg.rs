@@ -273,6 +273,8 @@ impl<'a, 'b> Out<'a, 'b> {
             self.next_area(size)?;
         }
         self.left -= 1;
+        // In bounds: `rest` holds at least `size` bytes, checked above or left so by
+        // `next_area`, which returns `Ok` only then.
         let (d, rest) = core::mem::take(&mut self.rest).split_at_mut(size);
         self.rest = rest;
         Ok(d)

@@ -16,13 +16,17 @@
 #
 # RSCSI_BENCH_JOBS names the jobs to run (default: all four). A driver in RSCSI_MODULES may
 # carry module parameters, "rmegasas:queues=1,ldio=0"; the results keep that name.
+#
+# The drivers alternate job by job, each loaded for its job and unloaded after it, so that the
+# two runs of a job are seconds apart rather than a whole round; odd rounds run the first
+# driver first, even rounds the second, so that a steady drift of the host favours neither.
 
 rounds=${RSCSI_BENCH_ROUNDS:-3}
 secs=${RSCSI_BENCH_SECONDS:-10}
 all_jobs="randread-4k-qd1 randread-4k-qd32 randwrite-4k-qd32 read-128k-seq"
 jobs=${RSCSI_BENCH_JOBS:-$all_jobs}
 njobs=$(echo $jobs | wc -w)
-plan_tests=$((rounds * $(echo $RSCSI_MODULES | wc -w) * (2 + njobs)))
+plan_tests=$((rounds * $(echo $RSCSI_MODULES | wc -w) * 3 * njobs))
 
 cpu_line() { head -n 1 /proc/stat; }
 
@@ -58,6 +62,39 @@ job_options() {
 	esac
 }
 
+# bench_driver SPEC ROUND JOB: loads SPEC's modules, runs JOB on its first disk, unloads them.
+bench_driver() {
+	_spec=$1 _r=$2 _job=$3
+	mod=${_spec%%:*}
+	params=
+	[ "$mod" = "$_spec" ] || params=$(echo "${_spec#*:}" | tr , ' ')
+	check "round $_r $_spec $_job: load" sh -c "for m in \$(echo $mod | tr + ' '); do modprobe \$m $params || exit 1; params=; done"
+	rscsi_disks "$mod" | head -n 1 >/tmp/disks
+	read -r h kind pci id lun size bs </tmp/disks
+	wait_disks 60 "$mod"
+	sd=$(find_disk "$pci" "$id" "$lun")
+	if [ -n "${RSCSI_BENCH_SCHED:-}" ]; then
+		echo "$RSCSI_BENCH_SCHED" >"/sys/block/$sd/queue/scheduler"
+	fi
+	echo "BENCH-SCHED $_spec $(cat "/sys/block/$sd/queue/scheduler")"
+	# Let what a probe leaves running (the partition scan, sd's async probe) finish before the
+	# CPU time is counted.
+	sleep 2
+	pin=
+	if [ "${RSCSI_BENCH_PIN:-1}" = 1 ]; then
+		pin=--cpus_allowed=0
+		# Managed interrupts refuse a new affinity; both drivers' land on CPU 1 anyway
+		# (printed below).
+		for irq in $(grep "$pci\|$mod" /proc/interrupts | cut -d: -f1); do
+			echo 1 >"/proc/irq/$irq/smp_affinity_list" 2>/dev/null
+			echo "BENCH-IRQ $_spec $irq effective $(cat "/proc/irq/$irq/effective_affinity_list")"
+		done
+	fi
+	# shellcheck disable=SC2046 # the options are words
+	bench_job "$_spec" "$_r" "$_job" $(job_options "$_job")
+	check "round $_r $_spec $_job: unload" sh -c "for m in \$(echo $mod | tr + '\n' | sed '1!G;h;\$!d'); do rmmod \$m || exit 1; done"
+}
+
 plan_main() {
 	for job in $jobs; do
 		if ! job_options "$job" >/dev/null; then
@@ -65,35 +102,14 @@ plan_main() {
 			return
 		fi
 	done
+	reversed=$(echo $RSCSI_MODULES | tr ' ' '\n' | sed '1!G;h;$!d' | tr '\n' ' ')
 	for r in $(seq 1 "$rounds"); do
-		for spec in $RSCSI_MODULES; do
-			mod=${spec%%:*}
-			params=
-			[ "$mod" = "$spec" ] || params=$(echo "${spec#*:}" | tr , ' ')
-			check "round $r $spec: load" sh -c "for m in \$(echo $mod | tr + ' '); do modprobe \$m $params || exit 1; params=; done"
-			rscsi_disks "$mod" | head -n 1 >/tmp/disks
-			read -r h kind pci id lun size bs </tmp/disks
-			wait_disks 60 "$mod"
-			sd=$(find_disk "$pci" "$id" "$lun")
-			if [ -n "${RSCSI_BENCH_SCHED:-}" ]; then
-				echo "$RSCSI_BENCH_SCHED" >"/sys/block/$sd/queue/scheduler"
-			fi
-			echo "BENCH-SCHED $spec $(cat "/sys/block/$sd/queue/scheduler")"
-			pin=
-			if [ "${RSCSI_BENCH_PIN:-1}" = 1 ]; then
-				pin=--cpus_allowed=0
-				# Managed interrupts refuse a new affinity; both drivers' land on CPU 1 anyway
-				# (printed below).
-				for irq in $(grep "$pci\|$mod" /proc/interrupts | cut -d: -f1); do
-					echo 1 >"/proc/irq/$irq/smp_affinity_list" 2>/dev/null
-					echo "BENCH-IRQ $spec $irq effective $(cat "/proc/irq/$irq/effective_affinity_list")"
-				done
-			fi
-			for job in $jobs; do
-				# shellcheck disable=SC2046 # the options are words
-				bench_job "$spec" "$r" "$job" $(job_options "$job")
+		order=$RSCSI_MODULES
+		[ $((r % 2)) = 1 ] || order=$reversed
+		for job in $jobs; do
+			for spec in $order; do
+				bench_driver "$spec" "$r" "$job"
 			done
-			check "round $r $spec: unload" sh -c "for m in \$(echo $mod | tr + '\n' | sed '1!G;h;\$!d'); do rmmod \$m || exit 1; done"
 		done
 	done
 }
