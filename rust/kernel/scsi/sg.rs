@@ -81,6 +81,25 @@ impl Limits {
         seg.len <= self.max_segment_size && (seg.addr ^ last) & !self.boundary_mask == 0
     }
 
+    /// Cuts the first piece that respects these limits off `seg`: the piece, and what is left
+    /// of `seg` after it, if anything.
+    #[inline]
+    pub fn cut(&self, seg: Segment) -> (Segment, Option<Segment>) {
+        let len = self.first_piece(seg);
+        let piece = Segment {
+            addr: seg.addr,
+            len,
+        };
+        if len == seg.len {
+            return (piece, None);
+        }
+        let rest = Segment {
+            addr: seg.addr + u64::from(len),
+            len: seg.len - len,
+        };
+        (piece, Some(rest))
+    }
+
     /// The length of the first piece of `seg` that respects these limits.
     #[inline]
     pub fn first_piece(&self, seg: Segment) -> u32 {
@@ -124,17 +143,9 @@ impl<I: Iterator<Item = Segment>> Iterator for Split<I> {
             if seg.len == 0 {
                 continue;
             }
-            let len = self.limits.first_piece(seg);
-            if len < seg.len {
-                self.cur = Some(Segment {
-                    addr: seg.addr + u64::from(len),
-                    len: seg.len - len,
-                });
-            }
-            return Some(Segment {
-                addr: seg.addr,
-                len,
-            });
+            let (piece, rest) = self.limits.cut(seg);
+            self.cur = rest;
+            return Some(piece);
         }
     }
 }
@@ -211,24 +222,14 @@ where
             continue;
         }
         loop {
-            let len = limits.first_piece(seg);
+            let (piece, rest) = limits.cut(seg);
             let d = out.next(W::SIZE)?;
-            if len == seg.len {
-                writer.write(d, seg, next.is_none());
+            let Some(rest) = rest else {
+                writer.write(d, piece, next.is_none());
                 break;
-            }
-            writer.write(
-                d,
-                Segment {
-                    addr: seg.addr,
-                    len,
-                },
-                false,
-            );
-            seg = Segment {
-                addr: seg.addr + u64::from(len),
-                len: seg.len - len,
             };
+            writer.write(d, piece, false);
+            seg = rest;
         }
     }
     Ok(out.written(bytes))
