@@ -292,7 +292,7 @@ def cmd_bench(args):
     samples = bench.parse(res.lines)
     table, ratios = bench.summarise(samples, args.rust_driver, args.c_driver)
     print(f"# {args.hba} with a null-co disk, perf kernel, TCG, {args.rounds} rounds of "
-          f"{args.seconds} s per job, drivers alternating; medians over rounds; "
+          f"{args.seconds} s per job, drivers alternating job by job; medians over rounds; "
           + ("fio unpinned" if args.no_pin else "fio on CPU 0, interrupt on CPU 1")
           + (f"; scheduler {args.scheduler} for both" if args.scheduler
              else "; each driver's default I/O scheduler"))
