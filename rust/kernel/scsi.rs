@@ -14,7 +14,9 @@
 //! - [`Host`] abstracts `struct Scsi_Host`; [`Registration`] owns one from `scsi_host_alloc()`
 //!   through `scsi_add_host()` to `scsi_remove_host()` and `scsi_host_put()`.
 //! - [`Command`] and [`EhCommand`] abstract `struct scsi_cmnd` as owned by the driver and as
-//!   lent by the error handler; [`ScsiDevice`] abstracts `struct scsi_device`.
+//!   lent by the error handler; [`ScsiDevice`] abstracts `struct scsi_device`, and
+//!   [`DeviceRef`] a counted reference to one, for hot-plug ([`Host::lookup_device`],
+//!   [`Host::add_device`], [`DeviceRef::remove`]).
 //!
 //! And the HBA toolkit, which has none (see `Documentation/scsi/rscsi.rst`):
 //!
@@ -81,10 +83,10 @@ pub mod slots;
 pub mod status;
 
 pub use command::{Command, EhCommand, SENSE_BUFFERSIZE};
-pub use device::ScsiDevice;
+pub use device::{DeviceRef, ScsiDevice};
 pub use host::{
-    Busy, EhStatus, Host, HostConfig, HostData, HostOps, Refused, Registration, Template,
-    TimeoutAction,
+    Busy, EhStatus, Host, HostConfig, HostData, HostOps, QueueMaps, QueueType, Refused,
+    Registration, Template, TimeoutAction,
 };
 pub use status::{HostByte, ScsiStatus};
 

@@ -33,9 +33,11 @@ check() {
 }
 
 # sync_point NAME: tells the host a named point was reached and waits until it answers, so
-# that the host can act (corrupt an image, hot-plug a disk) at a known moment.
+# that the host can act (corrupt an image, hot-plug a disk) at a known moment. Written to the
+# console, so that it reaches the host from inside check (whose output goes to a file); the
+# answer is left in _answer.
 sync_point() {
-	echo "RSCSI-SYNC $1"
+	echo "RSCSI-SYNC $1" >/dev/console
 	read -r _answer </dev/console
 	diag "sync $1: host answered $_answer"
 }

@@ -9,7 +9,7 @@ log (see judge.py).
 import dataclasses
 import os
 
-from . import qemu_model
+from . import qemu_model, qmp
 from .vm import Disk, Hba, assign, corrupt
 
 
@@ -125,6 +125,48 @@ def rmegasas_errors():
                description="rmegasas: injected read/write errors reach userspace with sense")
 
 
+HOTPLUG_ID = 5
+HOTPLUG_BYTES = 64 << 20
+
+
+def rmegasas_hotplug(name, model, jbod):
+    """Disks plugged in and out through QMP at the plan's sync points; the driver finds them
+    with its rescan. The same target is plugged twice, so each plug gets its own node."""
+    opts = {"use_jbod": "on"} if jbod else {}
+    plugged = []
+
+    def add(vm):
+        node = f"hp{len(plugged)}"
+        image = os.path.join(vm.workdir, f"{node}.img")
+        try:
+            qmp.hot_add_disk(vm.qmp, image, HOTPLUG_BYTES, "hba0.0", HOTPLUG_ID, node, "hpdisk")
+        except (OSError, qmp.QmpError) as e:
+            return f"error:{e}".replace(" ", "_")
+        plugged.append(node)
+        return "added"
+
+    def remove(vm):
+        try:
+            qmp.hot_remove_disk(vm.qmp, plugged[-1], "hpdisk")
+        except (OSError, IndexError, qmp.QmpError) as e:
+            return f"error:{e}".replace(" ", "_")
+        return "removed"
+
+    mode = "JBOD" if jbod else "RAID"
+    return Run(name, "hotplug", [Hba(model, opts=opts, disks=_disks("64M"))],
+               {"RSCSI_MODULES": "rmegasas", "RSCSI_HOTPLUG_ID": str(HOTPLUG_ID),
+                "RSCSI_HOTPLUG_BYTES": str(HOTPLUG_BYTES)},
+               hooks={"hotplug-add": add, "hotplug-remove": remove},
+               description=f"rmegasas {model} in {mode} mode: disks plugged in and out, rescan")
+
+
+def rmegasas_poll():
+    return Run("rmegasas-poll", "poll", [Hba("megasas-gen2", disks=_disks("64M"))],
+               {"RSCSI_MODULES": "rmegasas", "RSCSI_MODPARAMS": "queues=2 poll_queues=2",
+                "RSCSI_POLL_QUEUES": "2"},
+               description="rmegasas poll_queues=2: io_uring polled I/O through mq_poll")
+
+
 def rmegasas_probe(name, opts, bad_params=""):
     hbas = [Hba("megasas", opts=dict(opts)), Hba("megasas-gen2", opts=dict(opts))]
     return Run(name, "probe", hbas, {"RSCSI_DRIVER": "rmegasas", "RSCSI_BAD_PARAMS": bad_params},
@@ -137,7 +179,8 @@ def check_runs():
         c_drivers(),
         negative_control(),
         rmegasas_probe("rmegasas-probe-defaults", {},
-                       "max_queue_depth=4096 queues=17 sge_limit=256 max_queue_depth=-1"),
+                       "max_queue_depth=4096 queues=17 sge_limit=256 max_queue_depth=-1 "
+                       "poll_queues=16"),
         rmegasas_probe("rmegasas-probe-small", {"max_cmds": "64", "max_sge": "40"}),
         rmegasas_disks("rmegasas-raid", jbod=False),
         rmegasas_disks("rmegasas-jbod", jbod=True),
@@ -145,6 +188,9 @@ def check_runs():
         rmegasas_bounce(),
         rmegasas_errors(),
         rmegasas_robust(),
+        rmegasas_hotplug("rmegasas-hotplug-raid", "megasas", jbod=False),
+        rmegasas_hotplug("rmegasas-hotplug-jbod", "megasas-gen2", jbod=True),
+        rmegasas_poll(),
     ]
     for r in runs:
         r.settings.setdefault("RSCSI_DISKS", disk_table(r.hbas))

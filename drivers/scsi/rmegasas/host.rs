@@ -22,6 +22,8 @@ use kernel::{
         Host,
         HostByte,
         HostOps,
+        QueueMaps,
+        QueueType,
         Refused,
         ScsiDevice,
         ScsiStatus,
@@ -223,6 +225,53 @@ fn complete_ctx(
     cmd.complete_with(host_byte, status);
 }
 
+/// Reads the drive list again and adds or removes SCSI devices to match: the hot-plug path.
+///
+/// The C driver does this on the firmware's LD and PD change events (`megasas_aen_polling()`,
+/// one `scsi_add_device()` or `scsi_remove_device()` per target that changed). QEMU's
+/// controller raises no event when a disk is plugged or unplugged, so a write of `rescan` to
+/// the debugfs `state` file asks for it. Drives are LUN 0 of their target on channel 0, as the
+/// scan finds them. May sleep.
+fn rescan(host: &Host<Rmegasas>) -> Result {
+    let mfi = host.data();
+    let (before, now) = mfi
+        .rescan_drives()
+        .inspect_err(|e| dev_err!(mfi.pdev, "rescan: cannot read the drive list: {:?}\n", e))?;
+    let (mut added, mut removed, mut failed) = (0u32, 0u32, 0u32);
+    for id in 0..MAX_TARGETS {
+        // CAST: below `MAX_TARGETS`, 64.
+        let target = id as u32;
+        let present = now & (1u64 << id) != 0;
+        match (present, host.lookup_device(0, target, 0)) {
+            (true, None) => match host.add_device(0, target, 0) {
+                Ok(()) => added += 1,
+                Err(e) => {
+                    failed += 1;
+                    dev_warn!(mfi.pdev, "rescan: drive {} did not come up: {:?}\n", id, e);
+                }
+            },
+            (false, Some(sdev)) => {
+                sdev.remove();
+                removed += 1;
+            }
+            _ => {}
+        }
+    }
+    dev_info!(
+        mfi.pdev,
+        "rescan: {} drives (were {}), {} added, {} removed, {} failed\n",
+        now.count_ones(),
+        before.count_ones(),
+        added,
+        removed,
+        failed
+    );
+    if failed > 0 {
+        return Err(EIO);
+    }
+    Ok(())
+}
+
 #[vtable]
 impl HostOps for Rmegasas {
     type HostData = CovariantForLt!(Mfi<'_>);
@@ -296,8 +345,37 @@ impl HostOps for Rmegasas {
         }
         // With MSI and MSI-X there is nothing to acknowledge: the doorbell counter only drives
         // INTx, and a register write costs as much as the rest of the handler under emulation.
-        mfi.drain(|ctx, counts| complete_ctx(host, &mfi, ctx, counts));
+        mfi.drain(false, |ctx, counts| complete_ctx(host, &mfi, ctx, counts));
         IrqReturn::Handled
+    }
+
+    fn map_queues(host: &Host<Self>, maps: &mut QueueMaps<'_>) {
+        // The interrupt-driven queues first, then the poll queues (`poll_queues`); reads have
+        // no queues of their own. The counts were checked at probe, so mapping cannot fail.
+        let poll = u32::from(host.data().poll_queues);
+        let irq = host.nr_hw_queues() - poll;
+        let mut r = maps.map(QueueType::Default, 0, irq);
+        if maps.nr_maps() > 1 {
+            r = r
+                .and_then(|()| maps.map(QueueType::Read, 0, 0))
+                .and_then(|()| maps.map(QueueType::Poll, irq, poll));
+        }
+        if let Err(e) = r {
+            dev_err!(
+                host.data().pdev,
+                "cannot map {} poll queues: {:?}\n",
+                poll,
+                e
+            );
+        }
+    }
+
+    fn mq_poll(host: &Host<Self>, _hwq: u16) -> u32 {
+        // One reply queue serves every hardware queue: a poll completes whatever is there, and
+        // an interrupt may complete a polled command first (QEMU's controller interrupts even
+        // for frames that ask it not to post), which the block layer allows.
+        let mfi = host.data();
+        mfi.drain(true, |ctx, counts| complete_ctx(host, &mfi, ctx, counts))
     }
 
     fn eh_abort(host: &Host<Self>, cmd: &EhCommand<Self>) -> EhStatus {
@@ -400,7 +478,7 @@ impl HostOps for Rmegasas {
         let mfi = host.data();
         let id = usize::try_from(sdev.id()).map_err(|_| ENXIO)?;
         // Logical drives have LUN 0 only; physical drives may have more.
-        if id >= MAX_TARGETS || !mfi.drives.present[id] || (!mfi.jbod && sdev.lun() != 0) {
+        if !mfi.drives.contains(id) || (!mfi.jbod && sdev.lun() != 0) {
             return Err(ENXIO);
         }
         Ok(())
@@ -423,13 +501,14 @@ impl HostOps for Rmegasas {
         writeln!(f, "fw_status: {:#010x}", status.0)?;
         writeln!(f, "max_cmds: {}", mfi.limits.max_cmds)?;
         writeln!(f, "hw_queues: {}", host.nr_hw_queues())?;
+        writeln!(f, "poll_queues: {}", host.nr_poll_queues())?;
         writeln!(f, "can_queue: {}", host.can_queue())?;
         writeln!(f, "max_sge: {}", mfi.limits.max_sge)?;
         writeln!(f, "max_request_size: {}", mfi.info.max_request_size)?;
         writeln!(f, "sge_per_cmd: {}", mfi.max_sge)?;
         writeln!(f, "sge_format: {:?}", mfi.sge)?;
         writeln!(f, "mode: {}", if mfi.jbod { "jbod" } else { "raid" })?;
-        writeln!(f, "drives: {}", mfi.drives.count)?;
+        writeln!(f, "drives: {}", mfi.drives.count())?;
         writeln!(
             f,
             "interrupt: {}",
@@ -449,6 +528,8 @@ impl HostOps for Rmegasas {
             ("completed", counts.completed),
             ("ldio", counts.ldio),
             ("interrupts", counts.interrupts),
+            ("polls", counts.polls),
+            ("poll_completions", counts.polled),
             ("max_completions_per_interrupt", counts.max_per_irq),
             ("spurious", st.spurious.load(Relaxed)),
             ("late_completions", counts.late),
@@ -476,6 +557,7 @@ impl HostOps for Rmegasas {
                 host.data().bounce.reset_count();
                 Ok(())
             }
+            b"rescan" => rescan(host),
             _ => Err(EINVAL),
         }
     }

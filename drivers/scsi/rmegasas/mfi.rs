@@ -102,6 +102,9 @@ pub(crate) struct Completions {
     pub(crate) completed: u64,
     pub(crate) ldio: u64,
     pub(crate) interrupts: u64,
+    /// Calls of `mq_poll`, and the entries they found.
+    pub(crate) polls: u64,
+    pub(crate) polled: u64,
     pub(crate) late: u64,
     pub(crate) max_per_irq: u64,
     /// Completions by MFI status (index: status byte, 0x00..0x3f; the rest in 0x3f).
@@ -113,6 +116,8 @@ impl Completions {
         completed: 0,
         ldio: 0,
         interrupts: 0,
+        polls: 0,
+        polled: 0,
         late: 0,
         max_per_irq: 0,
         by_status: [0; 64],
@@ -211,14 +216,27 @@ impl CtrlInfo {
     }
 }
 
-/// The drives the firmware reported, as (target, lun) per present device.
-pub(crate) struct Drives {
-    pub(crate) present: [bool; MAX_TARGETS],
-    pub(crate) count: usize,
-}
-
 /// Targets the driver exposes (the firmware's LD and PD ids in QEMU are below 64).
 pub(crate) const MAX_TARGETS: usize = 64;
+
+/// The targets the firmware reported, one bit per target id. Read by the scan and replaced by
+/// a rescan ([`Mfi::rescan_drives`]) while I/O runs, hence atomic.
+pub(crate) struct Drives(Atomic<u64>);
+
+// One bit per target in a `u64`.
+const _: () = assert!(MAX_TARGETS == u64::BITS as usize);
+
+impl Drives {
+    /// Whether target `id` is present.
+    pub(crate) fn contains(&self, id: usize) -> bool {
+        id < MAX_TARGETS && self.0.load(Relaxed) & (1u64 << id) != 0
+    }
+
+    /// How many targets are present.
+    pub(crate) fn count(&self) -> u32 {
+        self.0.load(Relaxed).count_ones()
+    }
+}
 
 /// The controller: everything the I/O path, the interrupt handler and the error handler use.
 ///
@@ -232,6 +250,8 @@ pub(crate) struct Mfi<'bound> {
     pub(crate) jbod: bool,
     pub(crate) intx: bool,
     pub(crate) use_ldio: bool,
+    /// Hardware queues for polled I/O, the last ones of the host's.
+    pub(crate) poll_queues: u16,
     pub(crate) limits: Limits,
     pub(crate) sge: SgeFormat,
     /// SG elements per command: the firmware's limit, capped by the frame window.
@@ -314,6 +334,7 @@ pub(crate) struct Setup<'bound> {
     pub(crate) dma32: bool,
     pub(crate) intx: bool,
     pub(crate) use_ldio: bool,
+    pub(crate) poll_queues: u16,
     /// Most SG elements a frame describes; 0 for the firmware's limit (`sge_limit`).
     pub(crate) sge_limit: u16,
     /// The host's largest transfer in bytes, the size of the bounce buffer.
@@ -338,6 +359,7 @@ impl<'bound> Mfi<'bound> {
                 dma32,
                 intx,
                 use_ldio,
+                poll_queues,
                 sge_limit,
                 max_transfer,
             } = s;
@@ -385,14 +407,7 @@ impl<'bound> Mfi<'bound> {
                 CtrlInfo::parse(b)
             };
             let jbod = info.ld_present == 0 && info.pd_present > 0;
-            let drives = if jbod {
-                let b = polled_dcmd(pdev, &bar, &mut mgmt, dcmd::PD_GET_LIST, &[0; 12], MGMT_BUF)?;
-                parse_pd_list(b)
-            } else {
-                // QEMU rejects LD lists over 1032 bytes (8 + 64 entries of 16).
-                let b = polled_dcmd(pdev, &bar, &mut mgmt, dcmd::LD_GET_LIST, &[0; 12], 1032)?;
-                parse_ld_list(b)
-            };
+            let drives = Drives(Atomic::new(drive_list(pdev, &bar, &mut mgmt, jbod)?));
 
             let sg_limits = sg::Limits {
                 max_segment_size: u32::MAX,
@@ -410,6 +425,7 @@ impl<'bound> Mfi<'bound> {
                 jbod,
                 intx,
                 use_ldio,
+                poll_queues,
                 limits,
                 sge,
                 max_sge,
@@ -459,12 +475,30 @@ impl<'bound> Mfi<'bound> {
 
     /// Drains the reply queue, calling `f` with each completed I/O context and the completion
     /// counters, under the reply queue lock. Returns how many entries were found. Safe from
-    /// interrupt context; serialised with [`Mfi::reset`].
+    /// interrupt context; serialised with [`Mfi::reset`]. `polled` says whether a poll
+    /// (`mq_poll`) or an interrupt asks, for the counters: either completes whatever is there,
+    /// as there is one reply queue for all hardware queues.
     #[inline]
-    pub(crate) fn drain(&self, mut f: impl FnMut(ContextTag, &mut Completions)) -> u32 {
+    pub(crate) fn drain(
+        &self,
+        polled: bool,
+        mut f: impl FnMut(ContextTag, &mut Completions),
+    ) -> u32 {
+        // A poll spins: when the producer has not moved past the consumer (written under the
+        // lock below), there is nothing to take the lock for. A race only makes this poll
+        // find nothing; the next one or the interrupt sees the entry.
+        if polled
+            && ring_read(&self.ring_mem, PRODUCER).ok() == ring_read(&self.ring_mem, CONSUMER).ok()
+        {
+            return 0;
+        }
         let mut reply = self.reply.lock();
         let reply = &mut *reply;
-        reply.counts.interrupts += 1;
+        if polled {
+            reply.counts.polls += 1;
+        } else {
+            reply.counts.interrupts += 1;
+        }
         let producer = ring_read(&self.ring_mem, PRODUCER).unwrap_or(reply.consumer);
         // The entries were written before the producer: read them after it.
         kernel::sync::barrier::dma_mb(kernel::sync::barrier::Read);
@@ -489,7 +523,11 @@ impl<'bound> Mfi<'bound> {
         }
         reply.consumer = it.at();
         let _ = ring_write(&self.ring_mem, CONSUMER, reply.consumer);
-        reply.counts.max_per_irq = reply.counts.max_per_irq.max(u64::from(n));
+        if polled {
+            reply.counts.polled += u64::from(n);
+        } else {
+            reply.counts.max_per_irq = reply.counts.max_per_irq.max(u64::from(n));
+        }
         n
     }
 
@@ -556,6 +594,15 @@ impl<'bound> Mfi<'bound> {
         drop(mgmt);
         self.enable_interrupts();
         Ok(())
+    }
+
+    /// Reads the drive list again (the LD list in RAID mode, the PD list in JBOD mode) and
+    /// makes it the one the scan checks. Returns the targets present before and now. May
+    /// sleep.
+    pub(crate) fn rescan_drives(&self) -> Result<(u64, u64)> {
+        let mut mgmt = self.mgmt.lock();
+        let now = drive_list(self.pdev, &self.bar, &mut mgmt, self.jbod)?;
+        Ok((self.drives.0.xchg(now, Relaxed), now))
     }
 
     /// Flushes the controller's cache and shuts it down, at unbind. Polled; interrupts masked
@@ -714,42 +761,54 @@ fn polled_dcmd<'a>(
     Ok(&slot.resp[..len])
 }
 
+/// Reads the targets present: the PD list in JBOD mode, else the LD list. Polled.
+fn drive_list(pdev: &pci::Device, bar: &Bar<'_>, mgmt: &mut SlotPool, jbod: bool) -> Result<u64> {
+    Ok(if jbod {
+        parse_pd_list(polled_dcmd(
+            pdev,
+            bar,
+            mgmt,
+            dcmd::PD_GET_LIST,
+            &[0; 12],
+            MGMT_BUF,
+        )?)
+    } else {
+        // QEMU rejects LD lists over 1032 bytes (8 + 64 entries of 16).
+        parse_ld_list(polled_dcmd(
+            pdev,
+            bar,
+            mgmt,
+            dcmd::LD_GET_LIST,
+            &[0; 12],
+            1032,
+        )?)
+    })
+}
+
+/// The bit of target `t`, or nothing for a target the driver does not expose.
+fn target_bit(t: usize) -> u64 {
+    if t < MAX_TARGETS {
+        1 << t
+    } else {
+        0
+    }
+}
+
 /// Parses `struct MR_LD_LIST`: a count, then 16-byte entries whose first byte is the target.
-fn parse_ld_list(b: &[u8]) -> Drives {
-    let mut d = Drives {
-        present: [false; MAX_TARGETS],
-        count: 0,
-    };
+fn parse_ld_list(b: &[u8]) -> u64 {
     let n = usize::try_from(frame::get32(b, 0))
         .unwrap_or(0)
         .min(MAX_TARGETS);
-    for i in 0..n {
-        let t = usize::from(b[8 + i * 16]);
-        if t < MAX_TARGETS && !d.present[t] {
-            d.present[t] = true;
-            d.count += 1;
-        }
-    }
-    d
+    (0..n).fold(0, |bits, i| bits | target_bit(usize::from(b[8 + i * 16])))
 }
 
 /// Parses `struct MR_PD_LIST`: size, count, then 24-byte entries whose first u16 is the device
 /// id, `(scsi id << 8) | lun` in QEMU.
-fn parse_pd_list(b: &[u8]) -> Drives {
-    let mut d = Drives {
-        present: [false; MAX_TARGETS],
-        count: 0,
-    };
+fn parse_pd_list(b: &[u8]) -> u64 {
     let n = usize::try_from(frame::get32(b, 4))
         .unwrap_or(0)
         .min((MGMT_BUF - 8) / 24);
-    for i in 0..n {
-        let id = frame::get16(b, 8 + i * 24);
-        let t = usize::from(id >> 8);
-        if t < MAX_TARGETS && !d.present[t] {
-            d.present[t] = true;
-            d.count += 1;
-        }
-    }
-    d
+    (0..n).fold(0, |bits, i| {
+        bits | target_bit(usize::from(frame::get16(b, 8 + i * 24) >> 8))
+    })
 }

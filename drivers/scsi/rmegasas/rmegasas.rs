@@ -120,6 +120,8 @@ struct Params {
     sge_limit: u16,
     /// Hardware queues, at least 1.
     queues: u32,
+    /// Poll queues, in addition to `queues`.
+    poll_queues: u32,
 }
 
 /// The most hardware queues rmegasas sets up.
@@ -148,8 +150,7 @@ fn params(pdev: &pci::Device) -> Result<Params> {
     if !(0..=MAX_QUEUES).contains(&queues) {
         dev_err!(
             pdev,
-            "queues={} is out of range (0 for one per CPU, or 1..={})
-",
+            "queues={} is out of range (0 for one per CPU, or 1..={})\n",
             queues,
             MAX_QUEUES
         );
@@ -160,6 +161,16 @@ fn params(pdev: &pci::Device) -> Result<Params> {
         Ok(0) | Err(_) => kernel::cpu::nr_cpu_ids().clamp(1, MAX_QUEUES as u32),
         Ok(n) => n,
     };
+    let poll_queues = module_parameters::poll_queues.value();
+    if !(0..MAX_QUEUES).contains(&poll_queues) {
+        dev_err!(
+            pdev,
+            "poll_queues={} is out of range (0 for none, or 1..={})\n",
+            poll_queues,
+            MAX_QUEUES - 1
+        );
+        return Err(EINVAL);
+    }
     let sge_limit = module_parameters::sge_limit.value();
     if !(0..=255).contains(&sge_limit) {
         dev_err!(
@@ -175,6 +186,7 @@ fn params(pdev: &pci::Device) -> Result<Params> {
         use_ldio: module_parameters::ldio.value(),
         sge_limit: u16::try_from(sge_limit).unwrap_or(0),
         queues,
+        poll_queues: u32::try_from(poll_queues).unwrap_or(0),
     })
 }
 
@@ -196,6 +208,7 @@ impl pci::Driver for Driver {
                 use_ldio,
                 sge_limit,
                 queues,
+                poll_queues,
             } = params(pdev)?;
             pdev.enable_device_mem()?;
             pdev.set_master();
@@ -235,12 +248,26 @@ impl pci::Driver for Driver {
             // lock: every CPU may have its own hardware queue, the firmware's commands split
             // between them (each queue its own tags, the frame pool indexed by
             // `Command::index`). The replies come back on the one reply queue.
+            // Poll queues come after the others and split the commands with them.
             let queues = queues.min(total).max(1);
-            let can_queue = total / queues;
+            let all = queues + poll_queues;
+            if all > total {
+                dev_err!(
+                    pdev,
+                    "{} queues and {} poll queues need at least {} commands, the controller takes {}\n",
+                    queues,
+                    poll_queues,
+                    all,
+                    total
+                );
+                return Err(EINVAL);
+            }
+            let can_queue = total / all;
             let max_sge = limits.max_sge.min(255);
             let mut config = HostConfig::new(can_queue);
-            // CAST: at most `MAX_QUEUES`.
-            config.nr_hw_queues = queues as u16;
+            // CAST: at most `MAX_QUEUES` each.
+            config.nr_hw_queues = all as u16;
+            config.nr_poll_queues = poll_queues as u16;
             config.cmd_per_lun = u16::try_from(total.min(128)).unwrap_or(128);
             config.sg_tablesize = max_sge;
             // Every element but the first and last covers at least a page.
@@ -263,6 +290,8 @@ impl pci::Driver for Driver {
                 dma32,
                 intx,
                 use_ldio,
+                // CAST: below `MAX_QUEUES`.
+                poll_queues: poll_queues as u16,
                 sge_limit,
                 max_transfer: usize::try_from(config.max_sectors).unwrap_or(0) * 512,
             };
@@ -288,7 +317,7 @@ impl pci::Driver for Driver {
                     m.limits.max_cmds,
                     m.limits.max_sge,
                     if m.jbod { "JBOD" } else { "RAID" },
-                    m.drives.count,
+                    m.drives.count(),
                     match irq_type {
                         pci::IrqType::MsiX => "MSI-X",
                         pci::IrqType::Msi => "MSI",
@@ -329,6 +358,10 @@ kernel::module_pci_driver! {
         queues: i64 {
             default: 0,
             description: "Hardware queues, 1..=16; 0: one per possible CPU, at most 16",
+        },
+        poll_queues: i64 {
+            default: 0,
+            description: "Hardware queues for polled I/O (io_uring IOPOLL, RWF_HIPRI), 0..=15, besides the `queues` others; 0: none",
         },
         sge_limit: i64 {
             default: 0,

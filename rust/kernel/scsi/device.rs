@@ -4,6 +4,8 @@
 //!
 //! C header: [`include/scsi/scsi_device.h`](srctree/include/scsi/scsi_device.h)
 
+use core::{ops::Deref, ptr::NonNull};
+
 use crate::{
     bindings,
     scsi::host::{Host, HostOps},
@@ -40,7 +42,7 @@ impl ScsiDevice {
         (host, unsafe { Self::from_ptr(ptr) })
     }
 
-    fn raw(&self) -> *mut bindings::scsi_device {
+    pub(crate) fn raw(&self) -> *mut bindings::scsi_device {
         self.0.get()
     }
 
@@ -80,5 +82,64 @@ impl ScsiDevice {
         // SAFETY: By the type invariant.
         let d = unsafe { bindings::scsi_change_queue_depth(self.raw(), depth) };
         u32::try_from(d).unwrap_or(0)
+    }
+}
+
+/// A counted reference to a SCSI device (`scsi_device_get()` .. `scsi_device_put()`), from
+/// [`Host::lookup_device`]; the hot-plug side of a host driver.
+///
+/// While it exists the device's memory stays valid and the host's module stays loaded; the
+/// device may still be removed meanwhile (its state then says so, and I/O to it fails).
+///
+/// # Invariants
+///
+/// `self.0` is a valid `struct scsi_device` on which this value holds one reference taken by
+/// `scsi_device_get()` (or returned by `scsi_device_lookup()`, which takes it).
+pub struct DeviceRef(NonNull<bindings::scsi_device>);
+
+// SAFETY: The reference may be dropped on any CPU (`scsi_device_put()` has no thread
+// affinity), and `ScsiDevice` is only read through it.
+unsafe impl Send for DeviceRef {}
+// SAFETY: `&DeviceRef` only gives `&ScsiDevice`, whose methods are safe from any CPU.
+unsafe impl Sync for DeviceRef {}
+
+impl DeviceRef {
+    /// # Safety
+    ///
+    /// `ptr` must be a valid device on which the caller owns one `scsi_device_get()` reference,
+    /// which the new value takes over.
+    pub(crate) unsafe fn from_raw(ptr: NonNull<bindings::scsi_device>) -> Self {
+        // INVARIANT: The caller's promise.
+        Self(ptr)
+    }
+
+    /// Removes the device (`scsi_remove_device()`): its upper-level driver detaches (sd flushes
+    /// its cache and deletes the disk), commands still queued end with an error, and the
+    /// midlayer forgets it. Then drops the reference. Does nothing more if the device is being
+    /// removed already.
+    ///
+    /// Sleeps. Must not be called from the host's own error handler or from an entry point
+    /// the scan calls ([`HostOps::sdev_init`] and the like), which hold locks removal takes.
+    pub fn remove(self) {
+        crate::task::might_sleep();
+        // SAFETY: By the type invariant the device is valid, and the reference we hold keeps
+        // it so for the call; `scsi_remove_device()` takes the host's scan mutex itself.
+        unsafe { bindings::scsi_remove_device(self.0.as_ptr()) };
+    }
+}
+
+impl Deref for DeviceRef {
+    type Target = ScsiDevice;
+
+    fn deref(&self) -> &ScsiDevice {
+        // SAFETY: By the type invariant the device is valid while we hold our reference.
+        unsafe { ScsiDevice::from_ptr(self.0.as_ptr()) }
+    }
+}
+
+impl Drop for DeviceRef {
+    fn drop(&mut self) {
+        // SAFETY: By the type invariant we own one reference, given back here once.
+        unsafe { bindings::scsi_device_put(self.0.as_ptr()) };
     }
 }

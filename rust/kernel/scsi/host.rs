@@ -21,7 +21,7 @@ use crate::{
     prelude::*,
     scsi::{
         command::{CmdPdu, Command, EhCommand},
-        device::ScsiDevice,
+        device::{DeviceRef, ScsiDevice},
     },
     str::{CStr, CString},
     types::{CovariantForLt, ForLt, Opaque},
@@ -130,6 +130,10 @@ pub struct HostConfig {
     pub max_cmd_len: u16,
     /// Tags are shared by all hardware queues (`host_tagset`).
     pub host_tagset: bool,
+    /// How many of the `nr_hw_queues` are poll queues, for polled I/O (io_uring `IOPOLL`,
+    /// `RWF_HIPRI`); they come after the interrupt-driven ones. Non-zero sets up the three
+    /// queue maps (`nr_maps`) and needs [`HostOps::map_queues`] and [`HostOps::mq_poll`].
+    pub nr_poll_queues: u16,
 }
 
 impl HostConfig {
@@ -148,6 +152,7 @@ impl HostConfig {
             max_lun: 1,
             max_cmd_len: 16,
             host_tagset: false,
+            nr_poll_queues: 0,
         }
     }
 }
@@ -240,12 +245,15 @@ pub trait HostOps: Sized + 'static {
         build_error!(VTABLE_DEFAULT_ERROR)
     }
 
-    /// Maps hardware queues to CPUs (`map_queues`).
-    fn map_queues(_host: &Host<Self>) {
+    /// Maps hardware queues to CPUs for each kind of request (`map_queues`), with
+    /// [`QueueMaps::map`]. Without it the midlayer spreads the CPUs over all hardware queues
+    /// in one map; a host with poll queues must say which queues are which.
+    fn map_queues(_host: &Host<Self>, _maps: &mut QueueMaps<'_>) {
         build_error!(VTABLE_DEFAULT_ERROR)
     }
 
-    /// Polls a poll queue for completions (`mq_poll`); returns how many were found.
+    /// Polls hardware queue `hwq`, one of the poll queues, for completions (`mq_poll`), from
+    /// the submitter's context (not an interrupt); returns how many commands it completed.
     fn mq_poll(_host: &Host<Self>, _hwq: u16) -> u32 {
         build_error!(VTABLE_DEFAULT_ERROR)
     }
@@ -321,6 +329,25 @@ impl<T: HostOps> Host<T> {
     pub fn nr_hw_queues(&self) -> u32 {
         // SAFETY: By the type invariant `self.0` is a valid host; set before it was added.
         unsafe { (*self.as_raw()).nr_hw_queues }
+    }
+
+    /// Poll queues: the last this many of the hardware queues ([`HostConfig::nr_poll_queues`]).
+    pub fn nr_poll_queues(&self) -> u32 {
+        // SAFETY: By the type invariant `self.0` is a valid host; `nr_maps` is set before it
+        // was added and the poll map after, under the tag set's lock, by `map_queues`; a plain
+        // read of a word.
+        let (maps, poll) = unsafe {
+            let s = &*self.as_raw();
+            (
+                s.tag_set.nr_maps,
+                s.tag_set.map[bindings::hctx_type_HCTX_TYPE_POLL as usize].nr_queues,
+            )
+        };
+        if maps > bindings::hctx_type_HCTX_TYPE_POLL {
+            poll
+        } else {
+            0
+        }
     }
 
     /// Commands per hardware queue (`can_queue`).
@@ -424,11 +451,113 @@ impl<T: HostOps> Host<T> {
         n
     }
 
+    /// The device at `channel:id:lun` (`scsi_device_lookup()`), unless there is none or it is
+    /// being removed. Takes the host lock briefly; not from interrupt context.
+    pub fn lookup_device(&self, channel: u32, id: u32, lun: u64) -> Option<DeviceRef> {
+        // SAFETY: By the type invariant `self.0` is a valid host. `scsi_device_lookup()`
+        // returns a device with a reference taken for us, or NULL.
+        let raw = unsafe { bindings::scsi_device_lookup(self.as_raw(), channel, id, lun) };
+        // SAFETY: A valid device with one reference that is now ours.
+        NonNull::new(raw).map(|p| unsafe { DeviceRef::from_raw(p) })
+    }
+
+    /// Probes `channel:id:lun` and adds the device if the target answers (`scsi_add_device()`):
+    /// the hot-plug path, for a device the host learnt of after its scan. Nothing happens to a
+    /// device that exists already. The host's entry points run meanwhile (INQUIRY goes through
+    /// [`HostOps::queuecommand`], then [`HostOps::sdev_init`] and the like), so the caller
+    /// must not hold anything they take.
+    ///
+    /// Sleeps. Returns `ENODEV` when no device answered or the host is going away.
+    pub fn add_device(&self, channel: u32, id: u32, lun: u64) -> Result {
+        crate::task::might_sleep();
+        // SAFETY: By the type invariant `self.0` is a valid host. `scsi_add_device()` checks
+        // under the host's scan mutex that the host is running (added and not being removed)
+        // and returns an error otherwise.
+        to_result(unsafe { bindings::scsi_add_device(self.as_raw(), channel, id, lun) })
+    }
+
     /// Commands the midlayer has given the host and not had back (`scsi_host_busy()`).
     pub fn busy(&self) -> u32 {
         // SAFETY: By the type invariant `self.0` is a valid host.
         let n = unsafe { bindings::scsi_host_busy(self.as_raw()) };
         u32::try_from(n).unwrap_or(0)
+    }
+}
+
+/// A kind of request, with its own queue map (`enum hctx_type`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(u32)]
+pub enum QueueType {
+    /// Everything not sent to another map (`HCTX_TYPE_DEFAULT`).
+    Default = bindings::hctx_type_HCTX_TYPE_DEFAULT,
+    /// Reads, when the driver gives them queues of their own (`HCTX_TYPE_READ`).
+    Read = bindings::hctx_type_HCTX_TYPE_READ,
+    /// Polled I/O (`HCTX_TYPE_POLL`).
+    Poll = bindings::hctx_type_HCTX_TYPE_POLL,
+}
+
+/// A host's queue maps, lent to [`HostOps::map_queues`]: for each [`QueueType`], which
+/// hardware queues it uses and which CPU submits to which (`struct blk_mq_queue_map`, the
+/// tag set's `map[]`).
+///
+/// # Invariants
+///
+/// `maps` points to the tag set's `nr_maps` queue maps, which the holder may write for the
+/// lifetime `'a`; `nr_hw_queues` is the tag set's.
+pub struct QueueMaps<'a> {
+    maps: NonNull<bindings::blk_mq_queue_map>,
+    nr_maps: u32,
+    nr_hw_queues: u32,
+    _p: PhantomData<&'a mut bindings::blk_mq_queue_map>,
+}
+
+impl QueueMaps<'_> {
+    /// # Safety
+    ///
+    /// `shost` must be a valid host whose tag set's maps the caller may write for the
+    /// lifetime of the result.
+    unsafe fn from_raw(shost: *mut bindings::Scsi_Host) -> Self {
+        // SAFETY: The caller's promise: `shost` is valid.
+        let set = unsafe { &mut (*shost).tag_set };
+        // INVARIANT: `map` is the array of `HCTX_MAX_TYPES` maps of which the first `nr_maps`
+        // are used; the caller lends them to us.
+        Self {
+            maps: NonNull::from(&mut set.map).cast(),
+            nr_maps: set.nr_maps.min(bindings::hctx_type_HCTX_MAX_TYPES),
+            nr_hw_queues: set.nr_hw_queues,
+            _p: PhantomData,
+        }
+    }
+
+    /// How many maps the host has: 1 (default only) or 3 (with read and poll maps).
+    pub fn nr_maps(&self) -> u32 {
+        self.nr_maps
+    }
+
+    /// Gives requests of kind `ty` the `count` hardware queues from `first`, and spreads the
+    /// CPUs over them (`blk_mq_map_queues()`). A `count` of zero leaves the kind without
+    /// queues of its own (its requests use the default map); the default map needs at least
+    /// one. `EINVAL` for a map the host does not have or queues it does not have.
+    pub fn map(&mut self, ty: QueueType, first: u32, count: u32) -> Result {
+        // CAST: `QueueType` is `repr(u32)`.
+        let index = ty as u32;
+        let end = first.checked_add(count).ok_or(EINVAL)?;
+        if index >= self.nr_maps
+            || end > self.nr_hw_queues
+            || (ty == QueueType::Default && count == 0)
+        {
+            return Err(EINVAL);
+        }
+        // SAFETY: By the type invariant map `index` (below `nr_maps`) is ours to write.
+        let map = unsafe { &mut *self.maps.as_ptr().add(index as usize) };
+        map.nr_queues = count;
+        map.queue_offset = first;
+        if count > 0 {
+            // SAFETY: `map` is a valid map with its queue count and offset set, within the
+            // tag set's hardware queues (checked above).
+            unsafe { bindings::blk_mq_map_queues(map) };
+        }
+        Ok(())
     }
 }
 
@@ -738,8 +867,13 @@ impl<T: HostOps> Callbacks<T> {
     ///
     /// Called by the midlayer with a host of `T`.
     unsafe extern "C" fn map_queues(shost: *mut bindings::Scsi_Host) {
-        // SAFETY: The midlayer only calls this for hosts being added or added.
-        T::map_queues(unsafe { Self::host(shost) })
+        // SAFETY: The midlayer calls this while it sets up or updates the host's tag set, with
+        // the host's private data initialised (`Registration::new` adds the host after it).
+        let host = unsafe { Self::host(shost) };
+        // SAFETY: `shost` is valid; the block layer calls `map_queues` with the tag set's maps
+        // its own to write (set up, or updated under `tag_list_lock` with the queues frozen).
+        let mut maps = unsafe { QueueMaps::from_raw(shost) };
+        T::map_queues(host, &mut maps)
     }
 
     /// # Safety
@@ -867,6 +1001,19 @@ where
                     && u64::from(config.nr_hw_queues) * u64::from(config.can_queue) > 1 << 16
                 {
                     // Command indices (`Command::index`) and context tags are 16 bits wide.
+                    return Err(EINVAL);
+                }
+                if config.nr_poll_queues > 0
+                    && (!T::HAS_MAP_QUEUES
+                        || !T::HAS_MQ_POLL
+                        || config.nr_poll_queues >= config.nr_hw_queues)
+                {
+                    dev_err!(
+                        dev,
+                        "{} poll queues of {}: needs map_queues, mq_poll and an interrupt-driven queue\n",
+                        config.nr_poll_queues,
+                        config.nr_hw_queues
+                    );
                     return Err(EINVAL);
                 }
                 // CAST: The private area must hold the host data.
@@ -1050,4 +1197,7 @@ unsafe fn apply(shost: *mut bindings::Scsi_Host, c: &HostConfig) {
     s.max_lun = c.max_lun;
     s.max_cmd_len = c.max_cmd_len;
     s.set_host_tagset(u32::from(c.host_tagset));
+    if c.nr_poll_queues > 0 {
+        s.nr_maps = bindings::hctx_type_HCTX_MAX_TYPES;
+    }
 }

@@ -1,0 +1,113 @@
+# SPDX-License-Identifier: GPL-2.0
+#
+# Plan "hotplug": disks plugged into and unplugged from a running controller, with the host's
+# help at two sync points (QMP device_add and device_del, see suite.py), found by the driver's
+# rescan (a write of "rescan" to its debugfs state file: QEMU's megasas raises no event).
+#
+#   - A rescan with nothing changed adds and removes nothing.
+#   - A disk plugged in at RSCSI_HOTPLUG_ID appears after a rescan, with its size, and takes
+#     verified I/O.
+#   - Unplugged under load on the other disk: I/O to it fails at once (no hang), the rescan
+#     removes it, and the load on the other disk finishes without an error.
+#   - A disk plugged in again at the same id comes up and takes verified I/O.
+#
+# Settings (run.conf): RSCSI_MODULES (one module), RSCSI_HOTPLUG_ID, RSCSI_HOTPLUG_BYTES.
+
+plan_tests=9
+
+# hp_disk: the sdX of the hot-plugged disk, or nothing.
+hp_disk() { find_disk "$pci" "$RSCSI_HOTPLUG_ID" 0; }
+
+# wait_until SECONDS COMMAND...: until the command succeeds, at most that long.
+wait_until() {
+	_deadline=$(($(date +%s) + $1))
+	shift
+	until "$@"; do
+		[ "$(date +%s)" -ge "$_deadline" ] && return 1
+		sleep 1
+	done
+}
+
+has_hp() { [ -n "$(hp_disk)" ]; }
+no_hp() { [ -z "$(hp_disk)" ]; }
+
+# rescan EXPECTED: asks the driver to rescan; its summary line must contain EXPECTED.
+rescan() {
+	echo rescan >"$state" || { echo "write of rescan failed"; return 1; }
+	_line=$(dmesg | grep 'rescan:' | tail -n 1)
+	echo "driver: ${_line#*] }"
+	case "$_line" in *"$1"*) return 0 ;; esac
+	echo "expected '$1'"
+	return 1
+}
+
+# plug: the host plugs a disk in; a rescan must add it, with the size the host gave it.
+plug() {
+	sync_point hotplug-add
+	[ "$_answer" = added ] || { echo "the host could not plug the disk in: $_answer"; return 1; }
+	rescan "1 added, 0 removed, 0 failed" || return 1
+	wait_until 30 has_hp || { echo "no disk at target $RSCSI_HOTPLUG_ID"; return 1; }
+	disk_matches "$(hp_disk)" "$RSCSI_HOTPLUG_BYTES" 512
+}
+
+verify() {
+	fio --name=hp --filename="/dev/$1" --direct=1 --ioengine=libaio --iodepth=16 \
+		--rw=randwrite --bsrange=4k-256k --verify=crc32c --verify_fatal=1 --size=16M \
+		--randseed=11 --output=/tmp/verify.out
+	_rc=$?
+	tail -n 3 /tmp/verify.out
+	return $_rc
+}
+
+# unplug_under_load: fio on the other disk, the host unplugs the hot-plugged one; reads of it
+# must fail within a minute, and a rescan must remove it.
+unplug_under_load() {
+	(exec fio --name=load --filename="/dev/$sd" --direct=1 --ioengine=libaio --iodepth=32 \
+		--rw=randwrite --bsrange=4k-128k --verify=crc32c --verify_fatal=1 --do_verify=1 \
+		--verify_backlog=64 --randseed=7 --size=16M --time_based --runtime=25 \
+		--output=/tmp/load.out) >/dev/null 2>&1 &
+	pid=$!
+	gone=$(hp_disk)
+	sleep 3
+	sync_point hotplug-remove
+	[ "$_answer" = removed ] || { echo "the host could not unplug the disk: $_answer"; return 1; }
+	timeout 60 dd if="/dev/$gone" of=/dev/null bs=4k count=1 iflag=direct 2>/tmp/dd.err
+	_rc=$?
+	cat /tmp/dd.err
+	case $_rc in
+	0) echo "read of the unplugged disk $gone succeeded"; return 1 ;;
+	124 | 143) echo "read of the unplugged disk $gone hung"; return 1 ;;
+	esac
+	rescan "0 added, 1 removed, 0 failed" || return 1
+	wait_until 30 no_hp || { echo "$gone is still there"; return 1; }
+	ls /sys/class/scsi_device/ | grep ":0:$RSCSI_HOTPLUG_ID:0\$" && return 1
+	echo "$gone removed"
+}
+
+other_disk_ok() {
+	wait "$pid"
+	_rc=$?
+	tail -n 5 /tmp/load.out
+	grep -E "err=" /tmp/load.out | head -n 3
+	return $_rc
+}
+
+plan_main() {
+	mod=$RSCSI_MODULES
+	check "$mod: load" modprobe "$mod"
+	rscsi_disks "$mod" | head -n 1 >/tmp/disks
+	read -r h kind pci id lun size bs </tmp/disks
+	wait_disks 60 "$mod"
+	sd=$(find_disk "$pci" "$id" "$lun")
+	state=$(host_state "$mod" "$pci")
+	check "$mod: a rescan with nothing changed adds and removes nothing" \
+		rescan "1 drives (were 1), 0 added, 0 removed, 0 failed"
+	check "$mod: a plugged-in disk appears after a rescan" plug
+	check "$mod: verified I/O on the plugged-in disk" verify "$(hp_disk)"
+	check "$mod: unplugged under load: I/O to it fails, the rescan removes it" unplug_under_load
+	check "$mod: the load on the other disk lost nothing" other_disk_ok
+	check "$mod: a disk plugged in again at the same target comes up" plug
+	check "$mod: verified I/O on it" verify "$(hp_disk)"
+	sed 's/^/# /' "$state"
+	check "$mod: unload" rmmod "$mod"
+}
