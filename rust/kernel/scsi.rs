@@ -82,7 +82,7 @@ pub mod sg;
 pub mod slots;
 pub mod status;
 
-pub use command::{Command, EhCommand, SENSE_BUFFERSIZE};
+pub use command::{Command, EhCommand, Reserved, SENSE_BUFFERSIZE};
 pub use device::{DeviceRef, ScsiDevice};
 pub use host::{
     Busy, EhStatus, Host, HostConfig, HostData, HostOps, QueueMaps, QueueType, Refused,

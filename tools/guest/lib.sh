@@ -95,6 +95,17 @@ EOT
 	return 1
 }
 
+# first_disk GROUP TIMEOUT: waits for the group's disks, then sets h, kind, pci, id, lun, size,
+# bs, sd, sg and state (the debugfs file of the group's last module) for the first of them.
+first_disk() {
+	rscsi_disks "$1" | head -n 1 >/tmp/disks
+	read -r h kind pci id lun size bs </tmp/disks
+	wait_disks "$2" "$1"
+	sd=$(find_disk "$pci" "$id" "$lun")
+	sg=$(sg_of "$sd")
+	state=$(host_state "${1##*+}" "$pci")
+}
+
 # disk_matches SD SIZE BS: the disk has the size and logical block size the host gave it.
 disk_matches() {
 	_sectors=$(cat "/sys/block/$1/size")

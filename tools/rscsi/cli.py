@@ -103,7 +103,7 @@ def run_key(run, kernel, parts):
             h.update(hashlib.sha256(f.read()).digest())
     h.update(repr((run.name, run.plan, [(x.model, sorted(x.opts.items()),
                                          [(d.size, d.kind, d.block_size, d.scsi_id, d.lun,
-                                           d.blkdebug, sorted(d.device_opts.items()))
+                                           d.blkdebug, d.latency_ms, sorted(d.device_opts.items()))
                                           for d in x.disks]) for x in run.hbas],
                    sorted(run.settings.items()), run.expect)).encode())
     if run.hbas and any(d.blkdebug for x in run.hbas for d in x.disks):

@@ -167,6 +167,17 @@ def rmegasas_poll():
                description="rmegasas poll_queues=2: io_uring polled I/O through mq_poll")
 
 
+ABORT_LATENCY_MS = 2000
+
+
+def rmegasas_abort():
+    disk = Disk.parse(f"64M,null,latency={ABORT_LATENCY_MS}")
+    return Run("rmegasas-abort", "abort", [Hba("megasas", disks=[disk])],
+               {"RSCSI_MODULES": "rmegasas", "RSCSI_LATENCY_MS": str(ABORT_LATENCY_MS)},
+               description="rmegasas: a command held past its timeout is aborted (MFI ABORT "
+                           "as a reserved command); the disk works on")
+
+
 def rmegasas_probe(name, opts, bad_params=""):
     hbas = [Hba("megasas", opts=dict(opts)), Hba("megasas-gen2", opts=dict(opts))]
     return Run(name, "probe", hbas, {"RSCSI_DRIVER": "rmegasas", "RSCSI_BAD_PARAMS": bad_params},
@@ -191,6 +202,7 @@ def check_runs():
         rmegasas_hotplug("rmegasas-hotplug-raid", "megasas", jbod=False),
         rmegasas_hotplug("rmegasas-hotplug-jbod", "megasas-gen2", jbod=True),
         rmegasas_poll(),
+        rmegasas_abort(),
     ]
     for r in runs:
         r.settings.setdefault("RSCSI_DISKS", disk_table(r.hbas))

@@ -47,12 +47,13 @@ class Disk:
     scsi_id: int | None = None
     lun: int = 0
     blkdebug: str | None = None  # a blkdebug rules file
+    latency_ms: int = 0  # null disks: every request takes this long (null-co latency-ns)
     device_opts: dict = dataclasses.field(default_factory=dict)  # rerror=report, ...
     image: str | None = None  # set by the runner for raw disks
 
     @classmethod
     def parse(cls, spec):
-        """``SIZE[,null][,bs=N][,id=N][,lun=N][,blkdebug=FILE][,<scsi-hd option>=V]``."""
+        """``SIZE[,null][,latency=MS][,bs=N][,id=N][,lun=N][,blkdebug=FILE][,<scsi-hd option>=V]``."""
         parts = spec.split(",")
         disk = cls(size=parse_size(parts[0]))
         for p in parts[1:]:
@@ -65,12 +66,16 @@ class Disk:
                 disk.scsi_id = int(v)
             elif k == "lun":
                 disk.lun = int(v)
+            elif k == "latency":
+                disk.latency_ms = int(v)
             elif k == "blkdebug":
                 disk.blkdebug = os.path.abspath(v)
             elif v:
                 disk.device_opts[k] = v
             else:
                 raise ValueError(f"bad disk option '{p}' in '{spec}'")
+        if disk.latency_ms and disk.kind != "null":
+            raise ValueError(f"latency= is for null disks only, in '{spec}'")
         if disk.block_size not in (512, 4096):
             raise ValueError(f"disk block size must be 512 or 4096, not {disk.block_size}")
         if disk.size % disk.block_size:
@@ -163,7 +168,8 @@ class Vm:
             for j, d in enumerate(hba.disks):
                 node = f"d{i}_{j}"
                 if d.kind == "null":
-                    a += ["-blockdev", f"driver=null-co,node-name={node},size={d.size},read-zeroes=on"]
+                    lat = f",latency-ns={d.latency_ms * 1000000}" if d.latency_ms else ""
+                    a += ["-blockdev", f"driver=null-co,node-name={node},size={d.size},read-zeroes=on{lat}"]
                 else:
                     if d.image is None:
                         d.image = os.path.join(self.workdir, f"hba{i}-disk{j}.img")

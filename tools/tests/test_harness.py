@@ -84,6 +84,16 @@ class SpecTest(unittest.TestCase):
                     import os
                     os.remove(d.image)
 
+    def test_null_disk_latency(self):
+        h = Hba.parse("megasas")
+        h.disks = [Disk.parse("8M,null,latency=2000"), Disk.parse("8M,null")]
+        args = Vm("k", "i", [h], workdir="/tmp").args()
+        self.assertIn("driver=null-co,node-name=d0_0,size=8388608,read-zeroes=on,"
+                      "latency-ns=2000000000", args)
+        self.assertIn("driver=null-co,node-name=d0_1,size=8388608,read-zeroes=on", args)
+        with self.assertRaises(ValueError):
+            Disk.parse("8M,latency=5")
+
     def test_duplicate_address_rejected(self):
         h = Hba.parse("megasas")
         h.disks = [Disk.parse("1M,id=1"), Disk.parse("1M,id=1")]

@@ -29,7 +29,10 @@ use kernel::{
         ScsiStatus,
         SENSE_BUFFERSIZE, //
     },
-    sync::atomic::Relaxed,
+    sync::atomic::{
+        Atomic,
+        Relaxed, //
+    },
     time::Delta,
     types::CovariantForLt,
 };
@@ -61,6 +64,33 @@ kernel::scsi_host_template!(TEMPLATE, Rmegasas);
 pub(crate) fn template() -> &'static kernel::scsi::Template<Rmegasas> {
     &TEMPLATE
 }
+
+/// What a reserved command of the host does, and what came of it: rmegasas's per-command data
+/// (`CmdData`). The error handler fills it for an ABORT ([`HostOps::eh_abort`]); I/O commands
+/// leave it alone.
+pub(crate) struct Internal {
+    /// The index of the frame to abort, and the context it was posted with.
+    abort_index: Atomic<u32>,
+    abort_ctx: Atomic<u32>,
+    /// The MFI status the firmware gave the reserved frame.
+    mfi_status: Atomic<u32>,
+}
+
+impl Default for Internal {
+    fn default() -> Self {
+        Self {
+            abort_index: Atomic::new(0),
+            abort_ctx: Atomic::new(0),
+            mfi_status: Atomic::new(0),
+        }
+    }
+}
+
+/// Reserved commands per hardware queue: one ABORT at a time (the error handler runs one).
+pub(crate) const RESERVED_CMDS: u16 = 1;
+
+/// How long an ABORT frame may take before the error handler gives up on it (and escalates).
+const ABORT_TIMEOUT: Delta = Delta::from_secs(30);
 
 /// How long a device reset waits for the device's commands to drain.
 const DEVICE_RESET_DRAIN: Delta = Delta::from_secs(30);
@@ -182,9 +212,17 @@ fn complete_ctx(
             return;
         };
         let c = frame::read_completion(slot.cmd);
-        if matches!(slot.cmd[frame::hdr::CMD], 1 | 2) {
+        match slot.cmd[frame::hdr::CMD] {
             // `MFI_CMD_LD_READ` or `MFI_CMD_LD_WRITE`: the fast path.
-            counts.ldio += 1;
+            1 | 2 => counts.ldio += 1,
+            // `MFI_CMD_ABORT`, a reserved command: the error handler reads the status.
+            6 => {
+                counts.status(c.status);
+                cmd.data().mfi_status.store(u32::from(c.status.0), Relaxed);
+                cmd.complete_with(HostByte::Ok, ScsiStatus::GOOD);
+                return;
+            }
+            _ => {}
         }
         counts.status(c.status);
         let status = ScsiStatus(c.scsi_status);
@@ -275,7 +313,7 @@ fn rescan(host: &Host<Rmegasas>) -> Result {
 #[vtable]
 impl HostOps for Rmegasas {
     type HostData = CovariantForLt!(Mfi<'_>);
-    type CmdData = ();
+    type CmdData = Internal;
     const NAME: &'static CStr = c"rmegasas";
 
     fn queuecommand(host: &Host<Self>, mut cmd: Command<Self>) -> Result<(), Refused<Self>> {
@@ -333,6 +371,34 @@ impl HostOps for Rmegasas {
         Ok(())
     }
 
+    fn queue_reserved_command(
+        host: &Host<Self>,
+        mut cmd: Command<Self>,
+    ) -> Result<(), Refused<Self>> {
+        // The only reserved command is the error handler's ABORT (`eh_abort`).
+        let mfi = host.data();
+        let (index, target_ctx) = (
+            cmd.data().abort_index.load(Relaxed),
+            cmd.data().abort_ctx.load(Relaxed),
+        );
+        let target = u16::try_from(index).ok().and_then(|i| mfi.pool.cmd_dma(i));
+        let (Some(target), Some(addr)) = (target, mfi.frame_addr(cmd.index())) else {
+            cmd.complete_with(HostByte::Error, ScsiStatus::GOOD);
+            return Ok(());
+        };
+        let ctx = cmd.next_context();
+        match mfi.pool.slot(&mut cmd) {
+            Some((slot, _)) => frame::write_abort(slot.cmd, ctx.to_u32(), target_ctx, target),
+            None => {
+                cmd.complete_with(HostByte::Error, ScsiStatus::GOOD);
+                return Ok(());
+            }
+        }
+        let _ctx = cmd.into_hardware();
+        mfi.post(addr, frame::FRAME_SIZE);
+        Ok(())
+    }
+
     fn interrupt(host: &Host<Self>, _vector: u16) -> IrqReturn {
         let mfi = host.data();
         if mfi.intx {
@@ -385,7 +451,19 @@ impl HostOps for Rmegasas {
             // Completed meanwhile.
             return EhStatus::Success;
         };
-        match mfi.abort(cmd.index(), ctx) {
+        // The ABORT frame is a reserved command: a frame of the pool, posted and completed
+        // like I/O (through the interrupt handler), with no lock of its own.
+        let status = host
+            .execute_reserved(ABORT_TIMEOUT, |d| {
+                d.abort_index.store(u32::from(cmd.index()), Relaxed);
+                d.abort_ctx.store(ctx.to_u32(), Relaxed);
+            })
+            .and_then(|r| {
+                r.result()?;
+                // CAST: an MFI status byte, stored from a `u8`.
+                Ok(MfiStatus(r.data().mfi_status.load(Relaxed) as u8))
+            });
+        match status {
             Ok(MfiStatus::OK) => {
                 // The aborted frame may still complete (status 0x2e); once reclaimed, that
                 // completion finds an old context and is ignored.
@@ -503,6 +581,7 @@ impl HostOps for Rmegasas {
         writeln!(f, "hw_queues: {}", host.nr_hw_queues())?;
         writeln!(f, "poll_queues: {}", host.nr_poll_queues())?;
         writeln!(f, "can_queue: {}", host.can_queue())?;
+        writeln!(f, "reserved_cmds: {}", RESERVED_CMDS)?;
         writeln!(f, "max_sge: {}", mfi.limits.max_sge)?;
         writeln!(f, "max_request_size: {}", mfi.info.max_request_size)?;
         writeln!(f, "sge_per_cmd: {}", mfi.max_sge)?;

@@ -75,10 +75,9 @@ use crate::{
 
 /// The tag value in the context of management frames; I/O tags stay below `max_cmds` (≤ 2048).
 pub(crate) const MGMT_TAG: u16 = 0xffff;
-/// Management frame for polled commands (INIT, DCMD) at probe and during a reset.
+/// The management frame, for polled commands (INIT, DCMD) at probe, during a reset and for a
+/// rescan. The error handler's ABORT frames are reserved commands of the host instead.
 const MGMT_POLL: u16 = 0;
-/// Management frame for ABORT, used by the error handler.
-const MGMT_ABORT: u16 = 1;
 /// Bytes of a management command's data buffer (CTRL_GET_INFO needs 2048).
 const MGMT_BUF: usize = 4096;
 
@@ -385,7 +384,7 @@ impl<'bound> Mfi<'bound> {
                     max_transfer
                 )
             })?;
-            let mut mgmt = SlotPool::new(dev, 2, frame::FRAME_SIZE, MGMT_BUF)?;
+            let mut mgmt = SlotPool::new(dev, 1, frame::FRAME_SIZE, MGMT_BUF)?;
             let ring_words = REPLIES + usize::from(limits.max_cmds);
             let ring_mem = Coherent::<u32>::zeroed_slice(dev, ring_words, GFP_KERNEL)
                 .inspect_err(|_| dev_err!(pdev, "cannot allocate the reply queue\n"))?;
@@ -547,25 +546,6 @@ impl<'bound> Mfi<'bound> {
         let p = ring_read(&self.ring_mem, PRODUCER).unwrap_or(u32::MAX);
         let c = ring_read(&self.ring_mem, CONSUMER).unwrap_or(u32::MAX);
         (p, c)
-    }
-
-    /// Aborts the frame of `tag` posted with `ctx`: returns the firmware's status for the
-    /// ABORT. May sleep.
-    pub(crate) fn abort(&self, tag: u16, ctx: ContextTag) -> Result<MfiStatus> {
-        let addr = self.pool.cmd_dma(tag).ok_or(EINVAL)?;
-        let mut mgmt = self.mgmt.lock();
-        let ctx_abort = ContextTag {
-            tag: MGMT_TAG,
-            seq: MGMT_ABORT,
-        }
-        .to_u32();
-        let fa = {
-            let slot = mgmt.slot_exclusive(MGMT_ABORT).ok_or(EINVAL)?;
-            frame::write_abort(slot.cmd, ctx_abort, ctx.to_u32(), addr);
-            u32::try_from(slot.cmd_dma).map_err(|_| EINVAL)?
-        };
-        self.post(fa, frame::FRAME_SIZE);
-        wait_status(&mgmt, MGMT_ABORT)
     }
 
     /// Resets the controller and registers the reply queue again; every frame it held is lost.

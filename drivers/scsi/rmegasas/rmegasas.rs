@@ -240,25 +240,28 @@ impl pci::Driver for Driver {
             let intx = matches!(irq_type, pci::IrqType::Intx);
 
             // One reply entry stays free so that a full ring is told from an empty one.
-            let mut total = u32::from(limits.max_cmds) - 1;
-            if let Some(cap) = depth_cap {
-                total = total.min(cap);
-            }
+            let firmware = u32::from(limits.max_cmds) - 1;
+            let cap = depth_cap.unwrap_or(firmware);
             // The inbound queue port takes one frame per 32-bit write from any CPU, with no
             // lock: every CPU may have its own hardware queue, the firmware's commands split
             // between them (each queue its own tags, the frame pool indexed by
-            // `Command::index`). The replies come back on the one reply queue.
-            // Poll queues come after the others and split the commands with them.
-            let queues = queues.min(total).max(1);
+            // `Command::index`). The replies come back on the one reply queue. Poll queues
+            // come after the others and split the commands with them; every queue also has
+            // its reserved commands (ABORT frames), outside `max_queue_depth`.
+            let reserved = u32::from(host::RESERVED_CMDS);
+            let queues = queues.min(cap).min(firmware / (1 + reserved)).max(1);
             let all = queues + poll_queues;
-            if all > total {
+            let total = cap.min(firmware.saturating_sub(all * reserved));
+            if total < all {
                 dev_err!(
                     pdev,
-                    "{} queues and {} poll queues need at least {} commands, the controller takes {}\n",
+                    "{} queues and {} poll queues need {} commands and {} I/O commands, the controller takes {} and max_queue_depth allows {}\n",
                     queues,
                     poll_queues,
+                    all * (1 + reserved),
                     all,
-                    total
+                    firmware,
+                    cap
                 );
                 return Err(EINVAL);
             }
@@ -268,6 +271,7 @@ impl pci::Driver for Driver {
             // CAST: at most `MAX_QUEUES` each.
             config.nr_hw_queues = all as u16;
             config.nr_poll_queues = poll_queues as u16;
+            config.nr_reserved_cmds = host::RESERVED_CMDS;
             config.cmd_per_lun = u16::try_from(total.min(128)).unwrap_or(128);
             config.sg_tablesize = max_sge;
             // Every element but the first and last covers at least a page.

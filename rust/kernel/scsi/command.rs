@@ -113,6 +113,20 @@ unsafe fn cmd_rq(cmd: *mut bindings::scsi_cmnd) -> *mut bindings::request {
     }
 }
 
+/// Tags per hardware queue of a host: `can_queue` and the reserved commands
+/// (`tag_set.queue_depth`).
+///
+/// # Safety
+///
+/// `shost` must be a valid host.
+#[inline(always)]
+pub(crate) unsafe fn tags_per_queue(shost: *const bindings::Scsi_Host) -> u32 {
+    // SAFETY: The caller's promise; both are set before the host is added and never change.
+    let (can_queue, reserved) = unsafe { ((*shost).can_queue, (*shost).nr_reserved_cmds) };
+    // CAST: `can_queue` is positive (the registration sets it from a `u32`).
+    (can_queue as u32).saturating_add(reserved)
+}
+
 /// `sg_dma_len()`: the mapped length of a scatterlist entry.
 #[inline(always)]
 fn sg_dma_len(e: &bindings::scatterlist) -> u32 {
@@ -263,7 +277,8 @@ macro_rules! command_accessors {
 
         /// The command's index among all the host's commands: its tag when the host has one
         /// hardware queue or shares tags between queues (`host_tagset`), else
-        /// `hwq * can_queue + tag`. Below `nr_hw_queues * can_queue` (which
+        /// `hwq * depth + tag`, where `depth` is `can_queue` plus the reserved commands
+        /// (whose tags come first in each queue). Below `nr_hw_queues * depth` (which
         /// [`crate::scsi::Registration::new`] keeps within 16 bits): the index of the command's
         /// slots in a [`crate::scsi::SlotPool`] and of its [`ContextTag`].
         #[inline]
@@ -282,13 +297,12 @@ macro_rules! command_accessors {
             }
             // SAFETY: `shost` is the command's host, valid; these fields are set before the host
             // is added and never change.
-            let (shared, can_queue) = unsafe { ((*shost).host_tagset() != 0, (*shost).can_queue) };
+            let (shared, depth) = unsafe { ((*shost).host_tagset() != 0, tags_per_queue(shost)) };
             if shared {
                 return tag as u16;
             }
-            // CAST: `Registration::new` refused hosts whose indices do not fit in 16 bits;
-            // `can_queue` is positive.
-            (hwq * can_queue as u32 + tag) as u16
+            // CAST: `Registration::new` refused hosts whose indices do not fit in 16 bits.
+            (hwq * depth + tag) as u16
         }
 
         /// The hardware queue the command came on.
@@ -585,6 +599,71 @@ impl<T: HostOps> Drop for Command<T> {
         self.pdu().state.store(IDLE, crate::sync::atomic::Release);
         // SAFETY: We own the command and complete it once; `self` is not used after `drop`.
         unsafe { bindings::scsi_done(self.raw()) };
+    }
+}
+
+/// A reserved command the driver ran for itself, once it has completed: what
+/// [`crate::scsi::Host::execute_reserved`] returns. Its [`HostOps::CmdData`] holds what the
+/// driver's completion left there; dropping it frees the command (`scsi_put_internal_cmd()`).
+///
+/// # Invariants
+///
+/// `cmd` is a completed internal command of a host of `T` (from `scsi_get_internal_cmd()`)
+/// with an initialised PDU, which this value owns until it is dropped.
+pub struct Reserved<'a, T: HostOps> {
+    cmd: NonNull<bindings::scsi_cmnd>,
+    _p: PhantomData<&'a Host<T>>,
+}
+
+// SAFETY: The PDU is valid by the type invariant.
+unsafe impl<T: HostOps> CmdView<T> for Reserved<'_, T> {
+    fn raw(&self) -> *mut bindings::scsi_cmnd {
+        self.cmd.as_ptr()
+    }
+}
+
+impl<T: HostOps> Reserved<'_, T> {
+    /// # Safety
+    ///
+    /// `cmd` must be a completed internal command of a host of `T` with an initialised PDU,
+    /// whose ownership passes to the new value.
+    pub(crate) unsafe fn from_raw(cmd: NonNull<bindings::scsi_cmnd>) -> Self {
+        // INVARIANT: The caller's promise.
+        Self {
+            cmd,
+            _p: PhantomData,
+        }
+    }
+
+    /// The driver's data of the command, as its completion left it.
+    pub fn data(&self) -> &T::CmdData {
+        &self.pdu().data
+    }
+
+    /// The host byte it completed with, as a raw byte (`host_byte()`).
+    pub fn host_byte(&self) -> u8 {
+        // SAFETY: By the type invariant the command is valid and completed: nobody writes
+        // `result` any more.
+        let result = unsafe { (*self.raw()).result };
+        // CAST: Bits 23:16 of the result word.
+        (result >> 16) as u8
+    }
+
+    /// `Ok` if it completed with `DID_OK`; `ETIMEDOUT` if it timed out, else `EIO`.
+    pub fn result(&self) -> Result {
+        match self.host_byte() {
+            // CAST: Comparing `repr(u8)` host bytes.
+            b if b == HostByte::Ok as u8 => Ok(()),
+            b if b == HostByte::TimeOut as u8 => Err(ETIMEDOUT),
+            _ => Err(EIO),
+        }
+    }
+}
+
+impl<T: HostOps> Drop for Reserved<'_, T> {
+    fn drop(&mut self) {
+        // SAFETY: By the type invariant we own the completed command; it is freed once.
+        unsafe { bindings::scsi_put_internal_cmd(self.cmd.as_ptr()) };
     }
 }
 

@@ -20,10 +20,12 @@ use crate::{
     pci,
     prelude::*,
     scsi::{
-        command::{CmdPdu, Command, EhCommand},
+        command::{CmdPdu, Command, EhCommand, Reserved},
         device::{DeviceRef, ScsiDevice},
+        status::{HostByte, ScsiStatus},
     },
     str::{CStr, CString},
+    time::Delta,
     types::{CovariantForLt, ForLt, Opaque},
     uaccess::UserSliceReader,
     ThisModule,
@@ -130,6 +132,10 @@ pub struct HostConfig {
     pub max_cmd_len: u16,
     /// Tags are shared by all hardware queues (`host_tagset`).
     pub host_tagset: bool,
+    /// Commands set aside in each hardware queue for the driver's own use (`nr_reserved_cmds`),
+    /// run with [`Host::execute_reserved`]; their tags come before the `can_queue` others.
+    /// Non-zero needs [`HostOps::queue_reserved_command`].
+    pub nr_reserved_cmds: u16,
     /// How many of the `nr_hw_queues` are poll queues, for polled I/O (io_uring `IOPOLL`,
     /// `RWF_HIPRI`); they come after the interrupt-driven ones. Non-zero sets up the three
     /// queue maps (`nr_maps`) and needs [`HostOps::map_queues`] and [`HostOps::mq_poll`].
@@ -152,6 +158,7 @@ impl HostConfig {
             max_lun: 1,
             max_cmd_len: 16,
             host_tagset: false,
+            nr_reserved_cmds: 0,
             nr_poll_queues: 0,
         }
     }
@@ -180,6 +187,19 @@ pub trait HostOps: Sized + 'static {
     /// of a batch follow, so the driver may ring the doorbell once (see
     /// [`HostOps::commit_rqs`]). Must not sleep.
     fn queuecommand(host: &Host<Self>, cmd: Command<Self>) -> Result<(), Refused<Self>>;
+
+    /// Queues a reserved command the driver started with [`Host::execute_reserved`]
+    /// (`queue_reserved_command`); as [`HostOps::queuecommand`], but for the driver's own
+    /// commands, which bypass the midlayer's device and host checks (they run during error
+    /// handling). The command's [`HostOps::CmdData`] says what to do. A reserved command that
+    /// times out is taken back from the device and completed with `DID_TIME_OUT` by the
+    /// abstraction, so that the error handler never waits on its own command.
+    fn queue_reserved_command(
+        _host: &Host<Self>,
+        _cmd: Command<Self>,
+    ) -> Result<(), Refused<Self>> {
+        build_error!(VTABLE_DEFAULT_ERROR)
+    }
 
     /// Posts commands queued without the last-of-batch flag (`commit_rqs`).
     fn commit_rqs(_host: &Host<Self>, _hwq: u16) {
@@ -372,16 +392,19 @@ impl<T: HostOps> Host<T> {
     pub fn take_from_hardware(&self, ctx: crate::scsi::ring::ContextTag) -> Option<Command<T>> {
         // SAFETY: By the type invariant `self.0` is a valid host; these fields are set before
         // it is added and never change.
-        let (queues, shared, can_queue) = unsafe {
+        let (queues, shared, depth) = unsafe {
             let s = &*self.as_raw();
-            (s.nr_hw_queues, s.host_tagset() != 0, s.can_queue)
+            (
+                s.nr_hw_queues,
+                s.host_tagset() != 0,
+                crate::scsi::command::tags_per_queue(s),
+            )
         };
         // The inverse of `Command::index`.
-        let (hwq, tag) = match u32::try_from(can_queue) {
-            Ok(cq) if cq > 0 && queues > 1 && !shared => {
-                (u32::from(ctx.tag) / cq, u32::from(ctx.tag) % cq)
-            }
-            _ => (0, u32::from(ctx.tag)),
+        let (hwq, tag) = if depth > 0 && queues > 1 && !shared {
+            (u32::from(ctx.tag) / depth, u32::from(ctx.tag) % depth)
+        } else {
+            (0, u32::from(ctx.tag))
         };
         let unique = (hwq << 16) | tag;
         // CAST: `scsi_host_find_tag` takes the unique tag as a C `int`, bit for bit.
@@ -449,6 +472,52 @@ impl<T: HostOps> Host<T> {
             }
         });
         n
+    }
+
+    /// Runs a reserved command: takes one of the host's reserved commands
+    /// (`scsi_get_internal_cmd()` on the host's pseudo device, waiting for one to be free),
+    /// lets `init` fill its [`HostOps::CmdData`], sends it through
+    /// [`HostOps::queue_reserved_command`] and waits until it completes (`blk_execute_rq()`),
+    /// at most `timeout`. Returns the completed command; look at its [`Reserved::result`] and
+    /// data.
+    ///
+    /// Sleeps; usable from the error handler (reserved commands bypass the host's recovery
+    /// state). `EINVAL` when the host has no reserved commands, `ENOMEM` when none can be had.
+    pub fn execute_reserved(
+        &self,
+        timeout: Delta,
+        init: impl FnOnce(&T::CmdData),
+    ) -> Result<Reserved<'_, T>> {
+        crate::task::might_sleep();
+        // SAFETY: By the type invariant `self.0` is a valid host; `pseudo_sdev` is set when it
+        // was added with reserved commands and stays until it is removed.
+        let sdev = unsafe { (*self.as_raw()).pseudo_sdev };
+        if sdev.is_null() {
+            return Err(EINVAL);
+        }
+        // SAFETY: `sdev` is the host's pseudo device, valid while the host is in use.
+        let cmd = unsafe {
+            bindings::scsi_get_internal_cmd(
+                sdev,
+                bindings::dma_data_direction::DMA_NONE,
+                bindings::BLK_MQ_REQ_RESERVED,
+            )
+        };
+        let cmd = NonNull::new(cmd).ok_or(ENOMEM)?;
+        // SAFETY: A fresh command of this host's tag set: `init_cmd_priv` initialised its PDU,
+        // and it is ours until we free it; `Reserved` frees it on every path from here.
+        let reserved = unsafe { Reserved::<T>::from_raw(cmd) };
+        init(reserved.data());
+        let ms = u32::try_from(timeout.as_millis()).unwrap_or(u32::MAX);
+        let jiffies = u32::try_from(crate::time::msecs_to_jiffies(ms)).unwrap_or(u32::MAX);
+        // SAFETY: The command is ours and not started; its request precedes it.
+        unsafe {
+            let rq = bindings::scsi_cmd_to_rq(cmd.as_ptr());
+            (*rq).timeout = jiffies;
+            bindings::blk_execute_rq(rq, false);
+        }
+        // INVARIANT: `blk_execute_rq()` returns once the command completed.
+        Ok(reserved)
     }
 
     /// The device at `channel:id:lun` (`scsi_device_lookup()`), unless there is none or it is
@@ -588,6 +657,11 @@ impl<T: HostOps> Template<T> {
         // CAST: A PDU is far smaller than 4 GiB.
         t.cmd_size = size_of::<CmdPdu<T>>() as u32;
         t.queuecommand = Some(Callbacks::<T>::queuecommand);
+        t.queue_reserved_command = if T::HAS_QUEUE_RESERVED_COMMAND {
+            Some(Callbacks::<T>::queue_reserved_command)
+        } else {
+            None
+        };
         t.commit_rqs = if T::HAS_COMMIT_RQS {
             Some(Callbacks::<T>::commit_rqs)
         } else {
@@ -620,7 +694,7 @@ impl<T: HostOps> Template<T> {
         } else {
             None
         };
-        t.eh_timed_out = if T::HAS_EH_TIMED_OUT {
+        t.eh_timed_out = if T::HAS_EH_TIMED_OUT || T::HAS_QUEUE_RESERVED_COMMAND {
             Some(Callbacks::<T>::eh_timed_out)
         } else {
             None
@@ -713,7 +787,27 @@ impl<T: HostOps> Callbacks<T> {
         let host = unsafe { Self::host(shost) };
         // SAFETY: The midlayer gives us `cmd`, non-NULL, to own until `scsi_done()`.
         let cmd = unsafe { Command::<T>::from_queue(NonNull::new_unchecked(cmd)) };
-        match T::queuecommand(host, cmd) {
+        Self::qc_status(T::queuecommand(host, cmd))
+    }
+
+    /// # Safety
+    ///
+    /// Called by the midlayer with a host of `T` and a reserved command of it.
+    unsafe extern "C" fn queue_reserved_command(
+        shost: *mut bindings::Scsi_Host,
+        cmd: *mut bindings::scsi_cmnd,
+    ) -> bindings::scsi_qc_status {
+        // SAFETY: As for `queuecommand`.
+        let host = unsafe { Self::host(shost) };
+        // SAFETY: As for `queuecommand`.
+        let cmd = unsafe { Command::<T>::from_queue(NonNull::new_unchecked(cmd)) };
+        Self::qc_status(T::queue_reserved_command(host, cmd))
+    }
+
+    /// What `queuecommand` returns for the driver's answer; a refused command goes back.
+    #[inline]
+    fn qc_status(r: Result<(), Refused<T>>) -> bindings::scsi_qc_status {
+        match r {
             Ok(()) => 0,
             Err(Refused { cmd, why }) => {
                 cmd.give_back();
@@ -811,6 +905,28 @@ impl<T: HostOps> Callbacks<T> {
     unsafe extern "C" fn eh_timed_out(
         cmd: *mut bindings::scsi_cmnd,
     ) -> bindings::scsi_timeout_action {
+        // SAFETY: The midlayer passes a valid, started command of this host.
+        let rq = unsafe { bindings::scsi_cmd_to_rq(cmd) };
+        // SAFETY: `rq` is the command's request; `rq_flags` is set at allocation.
+        let reserved = unsafe { (*rq).rq_flags } & (1 << bindings::rqf_flags___RQF_RESV) != 0;
+        if reserved {
+            // The driver's own command (an abort, say) timed out, maybe in the error handler,
+            // which then waits for it: take it back from the device and end it here.
+            // SAFETY: A started command of a host of `T` with an initialised PDU.
+            return match unsafe {
+                Command::<T>::take_any_from_hardware(NonNull::new_unchecked(cmd))
+            } {
+                Some(c) => {
+                    c.complete_with(HostByte::TimeOut, ScsiStatus::GOOD);
+                    bindings::scsi_timeout_action_SCSI_EH_DONE
+                }
+                // Completing right now: let that completion end it.
+                None => bindings::scsi_timeout_action_SCSI_EH_RESET_TIMER,
+            };
+        }
+        if !T::HAS_EH_TIMED_OUT {
+            return bindings::scsi_timeout_action_SCSI_EH_NOT_HANDLED;
+        }
         // SAFETY: As for `eh_abort`.
         let (host, cmd) = unsafe { EhCommand::<T>::from_raw(cmd) };
         match T::eh_timed_out(host, cmd) {
@@ -997,10 +1113,13 @@ where
     ) -> impl PinInit<Self, Error> + 'bound {
         try_pin_init!(&this in Self {
             shost: {
-                if !config.host_tagset
-                    && u64::from(config.nr_hw_queues) * u64::from(config.can_queue) > 1 << 16
-                {
+                let depth = u64::from(config.can_queue) + u64::from(config.nr_reserved_cmds);
+                if !config.host_tagset && u64::from(config.nr_hw_queues) * depth > 1 << 16 {
                     // Command indices (`Command::index`) and context tags are 16 bits wide.
+                    return Err(EINVAL);
+                }
+                if config.nr_reserved_cmds > 0 && !T::HAS_QUEUE_RESERVED_COMMAND {
+                    dev_err!(dev, "reserved commands need queue_reserved_command\n");
                     return Err(EINVAL);
                 }
                 if config.nr_poll_queues > 0
@@ -1197,6 +1316,7 @@ unsafe fn apply(shost: *mut bindings::Scsi_Host, c: &HostConfig) {
     s.max_lun = c.max_lun;
     s.max_cmd_len = c.max_cmd_len;
     s.set_host_tagset(u32::from(c.host_tagset));
+    s.nr_reserved_cmds = u32::from(c.nr_reserved_cmds);
     if c.nr_poll_queues > 0 {
         s.nr_maps = bindings::hctx_type_HCTX_MAX_TYPES;
     }

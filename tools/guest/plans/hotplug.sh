@@ -95,11 +95,7 @@ other_disk_ok() {
 plan_main() {
 	mod=$RSCSI_MODULES
 	check "$mod: load" modprobe "$mod"
-	rscsi_disks "$mod" | head -n 1 >/tmp/disks
-	read -r h kind pci id lun size bs </tmp/disks
-	wait_disks 60 "$mod"
-	sd=$(find_disk "$pci" "$id" "$lun")
-	state=$(host_state "$mod" "$pci")
+	first_disk "$mod" 60
 	check "$mod: a rescan with nothing changed adds and removes nothing" \
 		rescan "1 drives (were 1), 0 added, 0 removed, 0 failed"
 	check "$mod: a plugged-in disk appears after a rescan" plug

@@ -32,11 +32,7 @@ counters_moved() {
 plan_main() {
 	mod=$RSCSI_MODULES
 	check "$mod: load $RSCSI_MODPARAMS" modprobe "$mod" $RSCSI_MODPARAMS
-	rscsi_disks "$mod" | head -n 1 >/tmp/disks
-	read -r h kind pci id lun size bs </tmp/disks
-	wait_disks 60 "$mod"
-	sd=$(find_disk "$pci" "$id" "$lun")
-	state=$(host_state "$mod" "$pci")
+	first_disk "$mod" 60
 	check "$mod: $sd allows polling" sh -c "cat /sys/block/$sd/queue/io_poll; grep -q 1 /sys/block/$sd/queue/io_poll"
 	check "$mod: polled I/O, iodepth 1, verified" polled_job "$sd" 1
 	check "$mod: polled I/O, iodepth 32, verified" polled_job "$sd" 32

@@ -26,10 +26,12 @@ refused() {
 	[ "$_bound" = 0 ] && [ -n "$_msg" ]
 }
 
-# queues_split PCI CMDS: one hardware queue per CPU, the firmware's commands (less one) split.
+# queues_split PCI CMDS: one hardware queue per CPU, the firmware's commands (less one, and
+# less one reserved command per queue) split.
 queues_split() {
 	_cpus=$(grep -c '^processor' /proc/cpuinfo)
-	state_is "$1" hw_queues "$_cpus" && state_is "$1" can_queue $((($2 - 1) / _cpus))
+	state_is "$1" hw_queues "$_cpus" && state_is "$1" reserved_cmds 1 &&
+		state_is "$1" can_queue $((($2 - 1 - _cpus) / _cpus))
 }
 
 # state_is PCI KEY VALUE: the controller's debugfs state says KEY: VALUE.
