@@ -87,7 +87,16 @@ def boot(run, kernel, parts, outdir, *, echo=False, trace=None, interactive=Fals
         if interactive:
             vm.interactive()
             return None, vm
-        return vm.run(os.path.join(outdir, f"{run.name}.log"), run.timeout, run.hooks, echo=echo), vm
+        log_path = os.path.join(outdir, f"{run.name}.log")
+        res = vm.run(log_path, run.timeout, run.hooks, echo=echo)
+        if res.stalled:
+            # Seen once under TCG: the kernel stopped printing during early boot, with QEMU
+            # spinning. That is the emulator, not the run: boot once more, and say so.
+            stalled_log = log_path + ".stalled"
+            os.replace(log_path, stalled_log)
+            log(f"{run.name}: the guest stalled before /init (log {stalled_log}); booting again")
+            res = vm.run(log_path, run.timeout, run.hooks, echo=echo)
+        return res, vm
     finally:
         vm.cleanup()
         os.remove(initrd)

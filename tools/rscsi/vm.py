@@ -135,6 +135,15 @@ class RunResult:
     timed_out: bool
     exit_code: int
     seconds: float
+    # The kernel never reached the guest's /init (it prints INIT_MARKER) within the boot
+    # deadline: an emulator stall, not a result.
+    stalled: bool = False
+
+
+# What the guest's /init prints first, and how long the kernel may take to get there (the
+# debug kernel runs its KUnit suites and doctests first: about 30 s under TCG).
+INIT_MARKER = "RSCSI-INIT"
+BOOT_DEADLINE = 300
 
 
 class Vm:
@@ -195,15 +204,19 @@ class Vm:
         # different -smp); tools/profile uses it.
         return a + self.extra_args + shlex.split(os.environ.get("RSCSI_QEMU_ARGS", ""))
 
-    def run(self, log_path, timeout, hooks=None, echo=False):
+    def run(self, log_path, timeout, hooks=None, echo=False, boot_deadline=BOOT_DEADLINE):
         """Boots, feeds sync points, and waits for QEMU to exit or the timeout.
 
-        ``hooks`` maps a sync-point name to a callable run before the host answers it.
+        ``hooks`` maps a sync-point name to a callable run before the host answers it. A guest
+        that has not reached /init after ``boot_deadline`` seconds is stopped and the result
+        marked ``stalled``.
         """
         hooks = hooks or {}
         start = time.monotonic()
         lines = []
         timed_out = False
+        stalled = False
+        at_init = False
         with open(log_path, "w", errors="replace") as log:
             log.write("# " + " ".join(self.args()) + "\n")
             proc = subprocess.Popen(self.args() + ["-display", "none", "-serial", "stdio", "-monitor", "none"],
@@ -211,9 +224,14 @@ class Vm:
                                     stderr=subprocess.STDOUT)
             buf = b""
             while True:
-                left = timeout - (time.monotonic() - start)
+                elapsed = time.monotonic() - start
+                left = timeout - elapsed
                 if left <= 0:
                     timed_out = True
+                    proc.kill()
+                    break
+                if not at_init and elapsed > boot_deadline:
+                    stalled = True
                     proc.kill()
                     break
                 r, _, _ = select.select([proc.stdout], [], [], min(left, 1.0))
@@ -228,6 +246,8 @@ class Vm:
                     line = raw.decode("utf-8", "replace").rstrip("\r")
                     lines.append(line)
                     log.write(line + "\n")
+                    if not at_init and INIT_MARKER in line:
+                        at_init = True
                     if echo:
                         print(line, flush=True)
                     m = re.search(r"RSCSI-SYNC (\S+)", line)
@@ -244,7 +264,9 @@ class Vm:
             code = proc.wait()
             if timed_out:
                 log.write(f"# rscsi: timed out after {timeout} s\n")
-        return RunResult(log_path, lines, timed_out, code, time.monotonic() - start)
+            if stalled:
+                log.write(f"# rscsi: the guest did not reach /init within {boot_deadline} s\n")
+        return RunResult(log_path, lines, timed_out, code, time.monotonic() - start, stalled)
 
     def interactive(self):
         """Boots with the serial console on this terminal."""

@@ -2,6 +2,8 @@
 """The cpio writer, the device specs and QEMU command line, and the QEMU limit model."""
 
 import io
+import sys
+import tempfile
 import stat
 import unittest
 
@@ -130,3 +132,33 @@ class BenchRunTest(unittest.TestCase):
         from rscsi import suite
         with self.assertRaises(ValueError):
             suite.bench_run("megasas", "megaraid_sas", "rmegasas", 1, 1, jobs=["randread-8k"])
+
+
+class FakeVm(Vm):
+    """A Vm whose "QEMU" is a Python one-liner, to test the runner without booting."""
+
+    def __init__(self, code):
+        super().__init__("k", "i", [], workdir="/tmp")
+        self.code = code
+
+    def args(self):
+        return [sys.executable, "-c", self.code]
+
+
+class BootWatchdogTest(unittest.TestCase):
+    def run_fake(self, code, **kw):
+        with tempfile.NamedTemporaryFile(suffix=".log") as f:
+            return FakeVm(code).run(f.name, timeout=20, **kw)
+
+    def test_stall_before_init_is_reported(self):
+        res = self.run_fake("import time; print('[0.0] booting', flush=True); time.sleep(10)",
+                            boot_deadline=1)
+        self.assertTrue(res.stalled)
+        self.assertFalse(res.timed_out)
+        self.assertLess(res.seconds, 8)
+
+    def test_guest_at_init_is_not_stalled(self):
+        res = self.run_fake("import time; print('RSCSI-INIT', flush=True); time.sleep(2); "
+                            "print('ok 1 x', flush=True)", boot_deadline=1)
+        self.assertFalse(res.stalled)
+        self.assertIn("ok 1 x", res.lines)
