@@ -83,7 +83,7 @@ pub mod slots;
 pub mod status;
 
 pub use command::{Command, EhCommand, Reserved, SENSE_BUFFERSIZE};
-pub use device::{DeviceRef, ScsiDevice};
+pub use device::{DeviceRef, QueueLimits, ScsiDevice};
 pub use host::{
     Busy, EhStatus, Host, HostConfig, HostData, HostOps, QueueMaps, QueueType, Refused,
     Registration, Template, TimeoutAction,

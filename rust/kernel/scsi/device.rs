@@ -1,8 +1,10 @@
 // SPDX-License-Identifier: GPL-2.0
 
-//! SCSI devices (logical units) as a host driver sees them.
+//! SCSI devices (logical units) as a host driver sees them, and the queue limits a driver may
+//! set for one when it is configured.
 //!
-//! C header: [`include/scsi/scsi_device.h`](srctree/include/scsi/scsi_device.h)
+//! C headers: [`include/scsi/scsi_device.h`](srctree/include/scsi/scsi_device.h),
+//! [`include/linux/blkdev.h`](srctree/include/linux/blkdev.h) (`struct queue_limits`).
 
 use core::{ops::Deref, ptr::NonNull};
 
@@ -141,5 +143,68 @@ impl Drop for DeviceRef {
     fn drop(&mut self) {
         // SAFETY: By the type invariant we own one reference, given back here once.
         unsafe { bindings::scsi_device_put(self.0.as_ptr()) };
+    }
+}
+
+/// The block queue limits of a device being configured (`struct queue_limits`), lent to
+/// [`HostOps::sdev_configure`]: they start from the host's ([`crate::scsi::HostConfig`]) and
+/// the device's quirks, and the midlayer applies them after the call
+/// (`queue_limits_commit_update()`), which refuses an inconsistent set (the device is then
+/// not added).
+///
+/// # Examples
+///
+/// A driver whose firmware takes at most 256 KiB per command on some devices:
+///
+/// ```
+/// use kernel::scsi::QueueLimits;
+///
+/// fn limit(lim: &mut QueueLimits<'_>) {
+///     lim.set_max_hw_sectors(lim.max_hw_sectors().min(512));
+/// }
+/// ```
+///
+/// [`HostOps::sdev_configure`]: crate::scsi::HostOps::sdev_configure
+pub struct QueueLimits<'a>(&'a mut bindings::queue_limits);
+
+impl<'a> QueueLimits<'a> {
+    /// # Safety
+    ///
+    /// `lim` must be valid and not accessed by anyone else for `'a`.
+    pub(crate) unsafe fn from_raw(lim: *mut bindings::queue_limits) -> Self {
+        // SAFETY: The caller's promise.
+        Self(unsafe { &mut *lim })
+    }
+
+    /// Most 512-byte sectors per command the hardware takes (`max_hw_sectors`).
+    pub fn max_hw_sectors(&self) -> u32 {
+        self.0.max_hw_sectors
+    }
+
+    /// Sets the most sectors per command; the block layer keeps `max_sectors` within it.
+    pub fn set_max_hw_sectors(&mut self, sectors: u32) {
+        self.0.max_hw_sectors = sectors;
+    }
+
+    /// Most segments per command (`max_segments`).
+    pub fn max_segments(&self) -> u16 {
+        self.0.max_segments
+    }
+
+    /// Sets the most segments per command.
+    pub fn set_max_segments(&mut self, segments: u16) {
+        self.0.max_segments = segments;
+    }
+
+    /// Sets the alignment mask of data buffers (`dma_alignment`: 511 for sector-aligned
+    /// buffers); user buffers of direct I/O that do not meet it are refused or bounced.
+    pub fn set_dma_alignment(&mut self, mask: u32) {
+        self.0.dma_alignment = mask;
+    }
+
+    /// Sets the boundary no segment but the first may start off, nor any but the last end off
+    /// (`virt_boundary_mask`, as for NVMe PRP lists); 0 for none.
+    pub fn set_virt_boundary_mask(&mut self, mask: u64) {
+        self.0.virt_boundary_mask = mask.try_into().unwrap_or(crate::ffi::c_ulong::MAX);
     }
 }

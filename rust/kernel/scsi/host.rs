@@ -21,7 +21,7 @@ use crate::{
     prelude::*,
     scsi::{
         command::{CmdPdu, Command, EhCommand, Reserved},
-        device::{DeviceRef, ScsiDevice},
+        device::{DeviceRef, QueueLimits, ScsiDevice},
         status::{HostByte, ScsiStatus},
     },
     str::{CStr, CString},
@@ -250,8 +250,14 @@ pub trait HostOps: Sized + 'static {
         build_error!(VTABLE_DEFAULT_ERROR)
     }
 
-    /// A device was found and is about to be used (`sdev_configure`).
-    fn sdev_configure(_host: &Host<Self>, _sdev: &ScsiDevice) -> Result {
+    /// A device was found and is about to be used (`sdev_configure`): the driver may change its
+    /// queue limits `lim` (applied after the call) and its queue depth. An error keeps the
+    /// device from being added.
+    fn sdev_configure(
+        _host: &Host<Self>,
+        _sdev: &ScsiDevice,
+        _lim: &mut QueueLimits<'_>,
+    ) -> Result {
         build_error!(VTABLE_DEFAULT_ERROR)
     }
 
@@ -950,11 +956,14 @@ impl<T: HostOps> Callbacks<T> {
     /// Called by the midlayer with a device of a host of `T`.
     unsafe extern "C" fn sdev_configure(
         sdev: *mut bindings::scsi_device,
-        _lim: *mut bindings::queue_limits,
+        lim: *mut bindings::queue_limits,
     ) -> c_int {
         // SAFETY: `sdev` and its host are valid during the call.
         let (host, sdev) = unsafe { ScsiDevice::from_raw::<T>(sdev) };
-        from_result(|| T::sdev_configure(host, sdev).map(|()| 0))
+        // SAFETY: The midlayer passes the limits it is updating (`queue_limits_start_update()`)
+        // and touches them only after the call.
+        let mut lim = unsafe { QueueLimits::from_raw(lim) };
+        from_result(|| T::sdev_configure(host, sdev, &mut lim).map(|()| 0))
     }
 
     /// # Safety
