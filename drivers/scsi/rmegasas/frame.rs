@@ -93,6 +93,88 @@ pub(crate) mod dcmd {
     pub(crate) const LD_GET_LIST: u32 = 0x0301_0000;
 }
 
+/// Target ids the driver exposes: one bit each in a `u64` ([`DriveList::targets`]). The
+/// firmware's LD and PD ids in QEMU are below 64.
+pub(crate) const MAX_TARGETS: usize = 64;
+
+// One bit per target in a `u64`.
+const _: () = assert!(MAX_TARGETS == u64::BITS as usize);
+
+/// The bit of target `t`, or nothing for a target the driver does not expose.
+#[inline]
+pub(crate) const fn target_bit(t: usize) -> u64 {
+    if t < MAX_TARGETS {
+        1 << t
+    } else {
+        0
+    }
+}
+
+/// The drives a DCMD list reported.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct DriveList {
+    /// One bit per target id below [`MAX_TARGETS`].
+    pub(crate) targets: u64,
+    /// Entries whose target id is [`MAX_TARGETS`] or more, which the driver does not expose.
+    pub(crate) ignored: u32,
+}
+
+/// A drive list whose count runs past the buffer it came in: the firmware's answer makes no
+/// sense, and none of its entries can be trusted.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct ListOverflow {
+    /// The count the firmware reported.
+    pub(crate) count: u32,
+    /// How many entries the buffer holds.
+    pub(crate) fits: usize,
+}
+
+/// Both lists start with 8 bytes of header (`MR_LD_LIST`: count, reserved; `MR_PD_LIST`: size,
+/// count).
+const LIST_HDR: usize = 8;
+
+/// Reads a list of `entry`-byte entries after the header, whose count is the `u32` at
+/// `count_off`; `id` gives an entry's target id.
+fn parse_list(
+    b: &[u8],
+    count_off: usize,
+    entry: usize,
+    id: impl Fn(&[u8]) -> usize,
+) -> Result<DriveList, ListOverflow> {
+    let fits = b.len().saturating_sub(LIST_HDR) / entry;
+    let count = match b.get(count_off..count_off + 4) {
+        Some(c) => get32(c, 0),
+        None => return Err(ListOverflow { count: 0, fits }),
+    };
+    let n = usize::try_from(count)
+        .ok()
+        .filter(|&n| n <= fits)
+        .ok_or(ListOverflow { count, fits })?;
+    let mut list = DriveList {
+        targets: 0,
+        ignored: 0,
+    };
+    for e in b[LIST_HDR..].chunks_exact(entry).take(n) {
+        match target_bit(id(e)) {
+            0 => list.ignored += 1,
+            bit => list.targets |= bit,
+        }
+    }
+    Ok(list)
+}
+
+/// Parses `struct MR_LD_LIST` (`MR_DCMD_LD_GET_LIST`): a count, then 16-byte entries whose
+/// first byte is the target id.
+pub(crate) fn parse_ld_list(b: &[u8]) -> Result<DriveList, ListOverflow> {
+    parse_list(b, 0, 16, |e| usize::from(e[0]))
+}
+
+/// Parses `struct MR_PD_LIST` (`MR_DCMD_PD_GET_LIST`): size, count, then 24-byte entries whose
+/// first `u16` is the device id, `(scsi id << 8) | lun` in QEMU.
+pub(crate) fn parse_pd_list(b: &[u8]) -> Result<DriveList, ListOverflow> {
+    parse_list(b, 4, 24, |e| usize::from(get16(e, 0) >> 8))
+}
+
 // The frame writers run for every I/O: they are `#[inline]` and store through fixed-size
 // arrays, so that with constant offsets the compiler checks the bounds once and emits plain
 // stores rather than calls to `memcpy`.
@@ -505,6 +587,106 @@ pub(crate) fn decode_rw(cdb: &[u8]) -> Option<Rw> {
 #[cfg_attr(not(test), kernel::prelude::kunit_tests(rmegasas_frame))]
 mod tests {
     use super::*;
+
+    /// Room for 8 LD list entries (the driver reads 64; the tests run on the kernel stack too).
+    const LD_BUF: usize = 8 + 8 * 16;
+
+    /// An `MR_LD_LIST` of `ids` claiming `count` entries.
+    fn ld_list(count: u32, ids: &[u8]) -> [u8; LD_BUF] {
+        let mut b = [0u8; LD_BUF];
+        put32(&mut b, 0, count);
+        for (i, &id) in ids.iter().enumerate() {
+            b[8 + i * 16] = id;
+            b[8 + i * 16 + 4] = 3; // state: optimal
+        }
+        b
+    }
+
+    #[test]
+    fn ld_list_targets() {
+        let b = ld_list(3, &[0, 5, 63]);
+        assert_eq!(
+            parse_ld_list(&b),
+            Ok(DriveList {
+                targets: 1 | 1 << 5 | 1 << 63,
+                ignored: 0
+            })
+        );
+        // An empty list.
+        assert_eq!(
+            parse_ld_list(&ld_list(0, &[])),
+            Ok(DriveList {
+                targets: 0,
+                ignored: 0
+            })
+        );
+        // Entries past the count are not read.
+        let b = ld_list(1, &[2, 7]);
+        assert_eq!(parse_ld_list(&b).map(|l| l.targets), Ok(1 << 2));
+    }
+
+    #[test]
+    fn ld_list_ids_beyond_the_driver() {
+        let b = ld_list(3, &[1, 64, 200]);
+        assert_eq!(
+            parse_ld_list(&b),
+            Ok(DriveList {
+                targets: 1 << 1,
+                ignored: 2
+            })
+        );
+    }
+
+    #[test]
+    fn ld_list_overflow() {
+        // 8 entries fit; 9 cannot.
+        assert!(parse_ld_list(&ld_list(8, &[0; 8])).is_ok());
+        assert_eq!(
+            parse_ld_list(&ld_list(9, &[])),
+            Err(ListOverflow { count: 9, fits: 8 })
+        );
+        let b = ld_list(u32::MAX, &[]);
+        assert_eq!(
+            parse_ld_list(&b),
+            Err(ListOverflow {
+                count: u32::MAX,
+                fits: 8
+            })
+        );
+        // A buffer too short for the header.
+        assert_eq!(
+            parse_ld_list(&b[..3]),
+            Err(ListOverflow { count: 0, fits: 0 })
+        );
+        // The count is checked against the buffer actually given.
+        assert_eq!(
+            parse_ld_list(&ld_list(2, &[0, 1])[..8 + 16]),
+            Err(ListOverflow { count: 2, fits: 1 })
+        );
+    }
+
+    #[test]
+    fn pd_list_targets_and_overflow() {
+        // Room for 4 entries.
+        let mut b = [0u8; 8 + 4 * 24];
+        put32(&mut b, 0, 8 + 3 * 24);
+        put32(&mut b, 4, 3);
+        // QEMU: device id = scsi id << 8 | lun.
+        for (i, dev) in [0x0000u16, 0x0700, 0x4000].iter().enumerate() {
+            put16(&mut b, 8 + i * 24, *dev);
+        }
+        assert_eq!(
+            parse_pd_list(&b),
+            Ok(DriveList {
+                targets: 1 | 1 << 7,
+                ignored: 1
+            })
+        );
+        put32(&mut b, 4, 4);
+        assert!(parse_pd_list(&b).is_ok());
+        put32(&mut b, 4, 5);
+        assert_eq!(parse_pd_list(&b), Err(ListOverflow { count: 5, fits: 4 }));
+    }
 
     fn get64(buf: &[u8], off: usize) -> u64 {
         let mut b = [0u8; 8];

@@ -43,14 +43,14 @@ use crate::{
         Header,
         MfiCmd,
         MfiStatus,
-        SgeFormat, //
+        SgeFormat,
+        MAX_TARGETS, //
     },
     mfi::{
         Completions,
         CtrlInfo,
         Mfi,
-        Stats,
-        MAX_TARGETS, //
+        Stats, //
     },
     regs,
 };
@@ -212,19 +212,18 @@ fn complete_ctx(
             return;
         };
         let c = frame::read_completion(slot.cmd);
+        counts.status(c.status);
         match slot.cmd[frame::hdr::CMD] {
             // `MFI_CMD_LD_READ` or `MFI_CMD_LD_WRITE`: the fast path.
             1 | 2 => counts.ldio += 1,
             // `MFI_CMD_ABORT`, a reserved command: the error handler reads the status.
             6 => {
-                counts.status(c.status);
                 cmd.data().mfi_status.store(u32::from(c.status.0), Relaxed);
                 cmd.complete_with(HostByte::Ok, ScsiStatus::GOOD);
                 return;
             }
             _ => {}
         }
-        counts.status(c.status);
         let status = ScsiStatus(c.scsi_status);
         let (host_byte, status) = match c.status {
             MfiStatus::OK => (HostByte::Ok, status),
@@ -279,7 +278,7 @@ fn rescan(host: &Host<Rmegasas>) -> Result {
     for id in 0..MAX_TARGETS {
         // CAST: below `MAX_TARGETS`, 64.
         let target = id as u32;
-        let present = now & (1u64 << id) != 0;
+        let present = now & frame::target_bit(id) != 0;
         match (present, host.lookup_device(0, target, 0)) {
             (true, None) => match host.add_device(0, target, 0) {
                 Ok(()) => added += 1,

@@ -61,7 +61,8 @@ use crate::{
         Header,
         MfiCmd,
         MfiStatus,
-        SgeFormat, //
+        SgeFormat,
+        MAX_TARGETS, //
     },
     fw::{
         FwState,
@@ -215,20 +216,14 @@ impl CtrlInfo {
     }
 }
 
-/// Targets the driver exposes (the firmware's LD and PD ids in QEMU are below 64).
-pub(crate) const MAX_TARGETS: usize = 64;
-
 /// The targets the firmware reported, one bit per target id. Read by the scan and replaced by
 /// a rescan ([`Mfi::rescan_drives`]) while I/O runs, hence atomic.
 pub(crate) struct Drives(Atomic<u64>);
 
-// One bit per target in a `u64`.
-const _: () = assert!(MAX_TARGETS == u64::BITS as usize);
-
 impl Drives {
     /// Whether target `id` is present.
     pub(crate) fn contains(&self, id: usize) -> bool {
-        id < MAX_TARGETS && self.0.load(Relaxed) & (1u64 << id) != 0
+        self.0.load(Relaxed) & frame::target_bit(id) != 0
     }
 
     /// How many targets are present.
@@ -741,54 +736,40 @@ fn polled_dcmd<'a>(
     Ok(&slot.resp[..len])
 }
 
-/// Reads the targets present: the PD list in JBOD mode, else the LD list. Polled.
+/// Reads the targets present: the PD list in JBOD mode, else the LD list. Polled. A list whose
+/// count runs past its buffer fails (probe, or the rescan, which then changes nothing).
 fn drive_list(pdev: &pci::Device, bar: &Bar<'_>, mgmt: &mut SlotPool, jbod: bool) -> Result<u64> {
-    Ok(if jbod {
-        parse_pd_list(polled_dcmd(
-            pdev,
-            bar,
-            mgmt,
-            dcmd::PD_GET_LIST,
-            &[0; 12],
-            MGMT_BUF,
-        )?)
+    // QEMU rejects LD lists over 1032 bytes (8 + 64 entries of 16).
+    let (name, opcode, len) = if jbod {
+        ("PD", dcmd::PD_GET_LIST, MGMT_BUF)
     } else {
-        // QEMU rejects LD lists over 1032 bytes (8 + 64 entries of 16).
-        parse_ld_list(polled_dcmd(
-            pdev,
-            bar,
-            mgmt,
-            dcmd::LD_GET_LIST,
-            &[0; 12],
-            1032,
-        )?)
-    })
-}
-
-/// The bit of target `t`, or nothing for a target the driver does not expose.
-fn target_bit(t: usize) -> u64 {
-    if t < MAX_TARGETS {
-        1 << t
+        ("LD", dcmd::LD_GET_LIST, 1032)
+    };
+    let list = polled_dcmd(pdev, bar, mgmt, opcode, &[0; 12], len)?;
+    let parsed = if jbod {
+        frame::parse_pd_list(list)
     } else {
-        0
+        frame::parse_ld_list(list)
+    };
+    let drives = parsed.map_err(|e| {
+        dev_err!(
+            pdev,
+            "{} list reports {} drives but its {}-byte buffer holds {}\n",
+            name,
+            e.count,
+            len,
+            e.fits
+        );
+        EIO
+    })?;
+    if drives.ignored > 0 {
+        dev_warn!(
+            pdev,
+            "{} list: {} drives with a target id of {} or more are not exposed\n",
+            name,
+            drives.ignored,
+            MAX_TARGETS
+        );
     }
-}
-
-/// Parses `struct MR_LD_LIST`: a count, then 16-byte entries whose first byte is the target.
-fn parse_ld_list(b: &[u8]) -> u64 {
-    let n = usize::try_from(frame::get32(b, 0))
-        .unwrap_or(0)
-        .min(MAX_TARGETS);
-    (0..n).fold(0, |bits, i| bits | target_bit(usize::from(b[8 + i * 16])))
-}
-
-/// Parses `struct MR_PD_LIST`: size, count, then 24-byte entries whose first u16 is the device
-/// id, `(scsi id << 8) | lun` in QEMU.
-fn parse_pd_list(b: &[u8]) -> u64 {
-    let n = usize::try_from(frame::get32(b, 4))
-        .unwrap_or(0)
-        .min((MGMT_BUF - 8) / 24);
-    (0..n).fold(0, |bits, i| {
-        bits | target_bit(usize::from(frame::get16(b, 8 + i * 24) >> 8))
-    })
+    Ok(drives.targets)
 }

@@ -280,7 +280,7 @@ impl pci::Driver for Driver {
             config.dma_boundary = u64::from(u32::MAX);
             config.max_channel = 0;
             // CAST: a small constant.
-            config.max_id = mfi::MAX_TARGETS as u32;
+            config.max_id = frame::MAX_TARGETS as u32;
             config.max_lun = 8;
             config.max_cmd_len = 16;
 
