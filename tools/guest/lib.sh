@@ -79,6 +79,12 @@ find_disk() {
 	done
 }
 
+# The bound of wait_disks in the plans, in seconds. Scanning is asynchronous; a controller's
+# disks come up within a few seconds of loading its driver here (8 disks: about 10 s on the debug
+# kernel), and a loaded host may slow that several times. The wait ends as soon as the disks are
+# there: the bound only decides when a missing disk is reported.
+DISK_WAIT=180
+
 # wait_disks TIMEOUT [GROUP]: waits until every expected disk exists (scanning is asynchronous).
 wait_disks() {
 	_deadline=$(($(date +%s) + $1))
@@ -123,9 +129,38 @@ host_state() {
 # sg_of SD: the sg node of a disk.
 sg_of() { ls "/sys/block/$1/device/scsi_generic" 2>/dev/null | head -n 1; }
 
-# kmemleak_check: a forced scan; fails if anything is reported.
+# load_bg SD: a verified random-write load (crc32c, verify_fatal, RSCSI_FIO_MB MiB) in the
+# background until stop_load (or a kill) ends it, with pid set to fio's own pid (exec), so that
+# killing it closes the disk. The load lasts as long as the steps it is under, however slow the
+# host; its 900 s only bound it in case a plan never stops it.
+load_bg() {
+	(exec fio --name=load --filename="/dev/$1" --direct=1 --ioengine=libaio --iodepth=32 \
+		--rw=randwrite --bsrange=4k-128k --verify=crc32c --verify_fatal=1 --do_verify=1 \
+		--verify_backlog=64 --randseed=7 --size="${RSCSI_FIO_MB:-16}M" --time_based \
+		--runtime=900 --output=/tmp/load.out) >/dev/null 2>&1 &
+	pid=$!
+}
+
+# stop_load: ends the background load (SIGTERM) and waits for it; succeeds if it was still
+# running and reports no error. fio exits 128 when a signal ends it, and 0 only if it ran to
+# its bound; an error (a failed write, a verify mismatch with verify_fatal) makes it exit 1.
+stop_load() {
+	kill -0 "$pid" 2>/dev/null || echo "the load ended before it was stopped"
+	kill -TERM "$pid" 2>/dev/null
+	wait "$pid"
+	_rc=$?
+	tail -n 5 /tmp/load.out
+	grep -E "err=|errors" /tmp/load.out | head -n 5
+	[ $_rc = 128 ] && grep -q 'err= 0' /tmp/load.out
+}
+
+# kmemleak_check: a forced scan; fails if anything is reported. kmemleak reports no object
+# younger than 5 s (MSECS_MIN_AGE in mm/kmemleak.c), so a leak made by the plan's last steps
+# (an unload) would escape a scan made at once: the scan waits 6 s first. That wait is on the
+# guest's own clock, against a fixed age, so it holds however slow the host is.
 kmemleak_check() {
 	[ -e /sys/kernel/debug/kmemleak ] || { echo "no kmemleak in this kernel"; return 0; }
+	sleep 6
 	echo scan >/sys/kernel/debug/kmemleak
 	echo scan >/sys/kernel/debug/kmemleak
 	_leaks=$(cat /sys/kernel/debug/kmemleak)

@@ -322,6 +322,32 @@ def cmd_bench(args):
     return 0
 
 
+def cmd_compare(args):
+    """Judges the logs of several passes of check (their log directories) and prints every
+    result that is not the same in all of them."""
+    passes = []
+    for d in args.dirs:
+        verdicts = {}
+        for run in suite.check_runs():
+            path = os.path.join(d, f"{run.name}.log")
+            if os.path.exists(path):
+                with open(path, errors="replace") as f:
+                    verdicts[run.name] = judge.judge(f.readlines(), run.plan)
+        if not verdicts:
+            raise SystemExit(f"rscsi: no run logs in {d}")
+        passes.append(verdicts)
+        p = sum(v.passed for v in verdicts.values())
+        f = sum(v.failed for v in verdicts.values())
+        bad = [n for n, v in verdicts.items() if not v.ok]
+        print(f"# pass {len(passes)}: {d}: {len(verdicts)} runs, {p} passed, {f} failed"
+              + (f"; runs that failed: {', '.join(bad)}" if bad else ""))
+    diffs = judge.compare(passes)
+    for line in diffs:
+        print(line)
+    print(f"# {len(diffs)} results changed between the {len(passes)} passes")
+    return 1 if diffs else 0
+
+
 def cmd_list(_args):
     for r in suite.check_runs():
         devs = "; ".join(f"{h.model}{''.join(f',{k}={v}' for k, v in h.opts.items())}"
@@ -377,6 +403,9 @@ def main(argv=None):
                    help="leave fio and the interrupt where the scheduler puts them")
     b.add_argument("-v", "--verbose", action="store_true")
     b.set_defaults(func=cmd_bench)
+    cmp_ = sub.add_parser("compare", help="results that differ between passes of check")
+    cmp_.add_argument("dirs", nargs="+", help="log directories of check (printed as '# logs:')")
+    cmp_.set_defaults(func=cmd_compare)
     lst = sub.add_parser("list", help="list the guest runs of check")
     lst.set_defaults(func=cmd_list)
     args = ap.parse_args(argv)

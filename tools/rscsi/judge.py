@@ -132,3 +132,42 @@ def judge(lines, plan, timed_out=False, allow=()):
     results += kunit
     ok = not problems and not blocking and all(r.ok for r in results)
     return Verdict(plan, results, findings, problems, ok)
+
+
+def compare(passes):
+    """Compares the verdicts of the same runs over several passes.
+
+    ``passes`` is a list of dicts, one per pass, mapping a run's name to its Verdict (or None
+    where the pass has no log for that run). Returns one line per difference: a test whose
+    result is not the same in every pass (tests are matched by number: names may carry device
+    names that differ between boots), a run that passed in one pass and not in another, or a
+    run missing from a pass. No lines: every pass agreed.
+    """
+    diffs = []
+    names = sorted(set().union(*(p.keys() for p in passes)))
+    for run in names:
+        verdicts = [p.get(run) for p in passes]
+        if any(v is None for v in verdicts):
+            have = ", ".join("yes" if v else "no" for v in verdicts)
+            diffs.append(f"{run}: log present in pass 1..{len(passes)}: {have}")
+            continue
+        numbers = sorted(set().union(*({r.number for r in v.results if not r.name.startswith("kunit: ")}
+                                       for v in verdicts)))
+        for n in numbers:
+            res = [next((r for r in v.results if r.number == n and not r.name.startswith("kunit: ")),
+                        None) for v in verdicts]
+            states = ["missing" if r is None else ("ok" if r.ok else "not ok") for r in res]
+            if len(set(states)) > 1:
+                name = next(r.name for r in res if r is not None)
+                diffs.append(f"{run}: test {n} ({name}): {', '.join(states)}")
+        kunit = [sorted((r.name, r.ok) for r in v.results if r.name.startswith("kunit: "))
+                 for v in verdicts]
+        if any(k != kunit[0] for k in kunit):
+            diffs.append(f"{run}: KUnit results differ between passes")
+        oks = ["ok" if v.ok else "FAILED" for v in verdicts]
+        if len(set(oks)) > 1:
+            why = "; ".join(f"pass {i}: {v.summary().strip() or 'ok'}"
+                            for i, v in enumerate(verdicts, 1) if not v.ok)
+            diffs.append(f"{run}: verdict {', '.join(oks)} ({why})")
+    return diffs
+

@@ -167,13 +167,24 @@ def rmegasas_poll():
                description="rmegasas poll_queues=2: io_uring polled I/O through mq_poll")
 
 
-ABORT_LATENCY_MS = 2000
+# The abort plan's command has a 1 s timeout (sg_raw -t 1). blk_add_timer() rounds the expiry up
+# to the next whole second and the timeout work runs from a workqueue, so the timeout fires 1 to
+# 2 s after submission, later on a loaded host. The device holds every request for 10 s: five
+# times the rounded worst case, so the timeout always fires first. (2 s, the old value, raced:
+# the command sometimes completed before its timer fired.) QEMU cancels the held request
+# synchronously when the ABORT frame arrives (scsi_req_cancel() waits for the AIO), so the
+# guest stalls for the rest of the 10 s; that stays under the soft-lockup (20 s) and RCU stall
+# (21 s) thresholds, and the driver's ABORT_TIMEOUT is 30 s.
+ABORT_LATENCY_MS = 10000
 
 
 def rmegasas_abort():
     disk = Disk.parse(f"64M,null,latency={ABORT_LATENCY_MS}")
+    # Every request to the disk takes 10 s, the scan's reads included: the timeout allows for
+    # many more than the few the scan makes.
     return Run("rmegasas-abort", "abort", [Hba("megasas", disks=[disk])],
                {"RSCSI_MODULES": "rmegasas", "RSCSI_LATENCY_MS": str(ABORT_LATENCY_MS)},
+               timeout=1500,
                description="rmegasas: a command held past its timeout is aborted (MFI ABORT "
                            "as a reserved command); the disk works on")
 

@@ -217,7 +217,8 @@ class Vm:
         timed_out = False
         stalled = False
         at_init = False
-        with open(log_path, "w", errors="replace") as log:
+        # Line-buffered, so that the log of a run in progress can be followed (tail -f).
+        with open(log_path, "w", errors="replace", buffering=1) as log:
             log.write("# " + " ".join(self.args()) + "\n")
             proc = subprocess.Popen(self.args() + ["-display", "none", "-serial", "stdio", "-monitor", "none"],
                                     stdin=subprocess.PIPE, stdout=subprocess.PIPE,

@@ -84,3 +84,26 @@ class JudgeTest(unittest.TestCase):
 
 if __name__ == "__main__":
     unittest.main()
+
+
+class CompareTest(unittest.TestCase):
+    """``tools/harness compare``: what changed between passes of the same runs."""
+
+    def test_same_results_in_every_pass(self):
+        clean = verdict("clean.log")
+        self.assertEqual(judge.compare([{"a": clean}, {"a": verdict("clean.log")}]), [])
+
+    def test_a_test_that_flips_is_reported(self):
+        diffs = judge.compare([{"a": verdict("clean.log")}, {"a": verdict("notok.log")},
+                               {"a": verdict("clean.log")}])
+        self.assertTrue(any("test " in d and "ok, not ok, ok" in d for d in diffs), diffs)
+        self.assertTrue(any("verdict ok, FAILED, ok" in d for d in diffs), diffs)
+
+    def test_a_report_alone_changes_the_verdict(self):
+        # Same KTAP results, but one pass has a kernel warning: the verdict differs.
+        diffs = judge.compare([{"a": verdict("clean.log")}, {"a": verdict("warning.log")}])
+        self.assertTrue(any(d.startswith("a: verdict ") for d in diffs), diffs)
+
+    def test_a_missing_run_is_reported(self):
+        diffs = judge.compare([{"a": verdict("clean.log")}, {}])
+        self.assertEqual(diffs, ["a: log present in pass 1..2: yes, no"])

@@ -3,7 +3,9 @@
 # Plan "abort": a command the device holds past its timeout is aborted, and the disk works on.
 #
 # The host gives the first disk a latency (null-co latency-ns, see suite.py): every request
-# takes RSCSI_LATENCY_MS. A READ(10) through SG_IO with a 1 s timeout times out in the device;
+# takes RSCSI_LATENCY_MS (10 s: five times the worst case of the 1 s timeout, which the block
+# layer rounds up to the next whole second; the reason is next to ABORT_LATENCY_MS in suite.py).
+# A READ(10) through SG_IO with a 1 s timeout times out in the device;
 # the midlayer asks the driver to abort it (eh_abort_handler), which for rmegasas sends an MFI
 # ABORT frame as a reserved command. The SG_IO call must return an error, not hang; the abort
 # must succeed (no escalation to a host reset), and the disk must still answer afterwards.
@@ -34,7 +36,9 @@ abort_counted() {
 plan_main() {
 	mod=$RSCSI_MODULES
 	check "$mod: load" modprobe "$mod"
-	first_disk "$mod" 240
+	# The scan's reads each take RSCSI_LATENCY_MS too; 600 s allows for 60 of them (the
+	# scan makes a few).
+	first_disk "$mod" 600
 	check "$mod: a command held past its timeout fails, and does not hang" timed_out
 	check "$mod: it was aborted, without a reset" abort_counted
 	check "$mod: the disk answers after the abort" \

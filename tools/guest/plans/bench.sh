@@ -71,7 +71,7 @@ bench_driver() {
 	check "round $_r $_spec $_job: load" sh -c "for m in \$(echo $mod | tr + ' '); do modprobe \$m $params || exit 1; params=; done"
 	rscsi_disks "$mod" | head -n 1 >/tmp/disks
 	read -r h kind pci id lun size bs </tmp/disks
-	wait_disks 60 "$mod"
+	wait_disks "$DISK_WAIT" "$mod"
 	sd=$(find_disk "$pci" "$id" "$lun")
 	if [ -n "${RSCSI_BENCH_SCHED:-}" ]; then
 		echo "$RSCSI_BENCH_SCHED" >"/sys/block/$sd/queue/scheduler"

@@ -35,7 +35,9 @@ plan_main() {
 	for mod in $RSCSI_MODULES; do
 		check "load $mod" sh -c "for m in \$(echo $mod | tr + ' '); do modprobe \$m || exit 1; done"
 	done
-	sleep 3
+	# Scanning is asynchronous: wait until every disk the host gave is there (a bound, not a
+	# wait: they come up in seconds).
+	wait_disks "$DISK_WAIT" || diag "not every disk came up within $DISK_WAIT s"
 	show | sed 's/^/# /'
 	for mod in $RSCSI_MODULES; do
 		check "unload $mod" sh -c "for m in \$(echo $mod | tr + '\n' | sed '1!G;h;\$!d'); do rmmod \$m || exit 1; done"

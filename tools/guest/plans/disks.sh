@@ -47,7 +47,7 @@ plan_main() {
 	for mod in $RSCSI_MODULES; do
 		check "$mod: load" load_group "$mod"
 		rscsi_disks "$mod" >/tmp/disks
-		if wait_disks 60 "$mod"; then
+		if wait_disks "$DISK_WAIT" "$mod"; then
 			all=1
 			while read -r h kind pci id lun size bs; do
 				sd=$(find_disk "$pci" "$id" "$lun")

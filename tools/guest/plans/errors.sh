@@ -17,7 +17,7 @@ plan_main() {
 	check "$mod: load" sh -c "for m in \$(echo $mod | tr + ' '); do modprobe \$m || exit 1; done"
 	rscsi_disks "$mod" | head -n 1 >/tmp/disks
 	read -r h kind pci id lun size bs </tmp/disks
-	wait_disks 60 "$mod"
+	wait_disks "$DISK_WAIT" "$mod"
 	sd=$(find_disk "$pci" "$id" "$lun")
 	sg=$(sg_of "$sd")
 	check "$mod: read of a bad sector fails (ENODATA, a medium error)" sh -c "

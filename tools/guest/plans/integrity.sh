@@ -31,7 +31,7 @@ plan_main() {
 	check "$mod: load $RSCSI_MODPARAMS" sh -c "for m in \$(echo $mod | tr + ' '); do modprobe \$m $RSCSI_MODPARAMS || exit 1; done"
 	rscsi_disks "$mod" | head -n 1 >/tmp/disks
 	read -r h kind pci id lun size bs </tmp/disks
-	if ! wait_disks 60 "$mod"; then
+	if ! wait_disks "$DISK_WAIT" "$mod"; then
 		not_ok "$mod: disk found # timed out"
 		for t in 3 4 5 6 7; do not_ok "skipped: no disk"; done
 	else

@@ -17,7 +17,7 @@ plan_main() {
 	check "load $mod $params" modprobe "$mod" $params
 	rscsi_disks "$mod" | head -n 1 >/tmp/disks
 	read -r h kind pci id lun size bs </tmp/disks
-	wait_disks 60 "$mod"
+	wait_disks "$DISK_WAIT" "$mod"
 	sd=$(find_disk "$pci" "$id" "$lun")
 	echo "PROFILE-KALLSYMS-BEGIN"
 	grep '\[' /proc/kallsyms

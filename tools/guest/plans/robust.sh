@@ -23,16 +23,6 @@ load_job() {
 		--runtime="$2" --output=/tmp/load.out
 }
 
-# load_bg SD SECONDS: load_job in the background, with pid set to fio's own pid (exec), so
-# that killing it closes the disk.
-load_bg() {
-	(exec fio --name=load --filename="/dev/$1" --direct=1 --ioengine=libaio --iodepth=32 \
-		--rw=randwrite --bsrange=4k-128k --verify=crc32c --verify_fatal=1 --do_verify=1 \
-		--verify_backlog=64 --randseed=7 --size="${RSCSI_FIO_MB:-16}M" --time_based \
-		--runtime="$2" --output=/tmp/load.out) >/dev/null 2>&1 &
-	pid=$!
-}
-
 # the_disk: sets sd and sg for the first expected disk.
 the_disk() {
 	read -r h kind pci id lun size bs </tmp/disks
@@ -41,8 +31,10 @@ the_disk() {
 }
 
 # resets_under_load: fio in the background, resets in the foreground.
+# The sleeps only spread the resets over the load; the outcome waits on no timer: the load runs
+# until the resets are done.
 resets_under_load() {
-	load_bg "$sd" 40
+	load_bg "$sd"
 	sleep 5
 	for i in 1 2 3; do
 		sg_reset -d "/dev/$sg" || echo "device reset $i: sg_reset failed"
@@ -50,21 +42,17 @@ resets_under_load() {
 		sg_reset -H "/dev/$sg" || echo "host reset $i: sg_reset failed"
 		sleep 3
 	done
-	wait $pid
-	_rc=$?
-	tail -n 5 /tmp/load.out
-	grep -E "err=|errors" /tmp/load.out | head -n 5
-	return $_rc
+	stop_load
 }
 
 # rebind: three unbinds and binds through sysfs while fio runs.
 rebind() {
-	load_bg "$sd" 60
+	load_bg "$sd"
 	for i in 1 2 3; do
 		sleep 3
 		echo "$pci" >"/sys/bus/pci/drivers/$mod/unbind" || return 1
 		echo "$pci" >"/sys/bus/pci/drivers/$mod/bind" || return 1
-		wait_disks 60 "$mod" || return 1
+		wait_disks "$DISK_WAIT" "$mod" || return 1
 		echo "round $i: disk back as $(find_disk "$pci" "$id" "$lun")"
 	done
 	kill "$pid" 2>/dev/null
@@ -77,7 +65,7 @@ rebind() {
 reload() {
 	for i in 1 2 3; do
 		the_disk
-		load_bg "$sd" 60
+		load_bg "$sd"
 		sleep 3
 		if rmmod "$mod" 2>/tmp/rmmod.err; then
 			echo "round $i: rmmod succeeded while the disk was open"
@@ -89,7 +77,7 @@ reload() {
 		wait "$pid" 2>/dev/null
 		rmmod "$mod" || return 1
 		modprobe "$mod" || return 1
-		wait_disks 60 "$mod" || return 1
+		wait_disks "$DISK_WAIT" "$mod" || return 1
 		echo "round $i: disk back as $(find_disk "$pci" "$id" "$lun")"
 	done
 	return 0
@@ -99,7 +87,7 @@ plan_main() {
 	mod=$RSCSI_MODULES
 	check "$mod: load" modprobe "$mod"
 	rscsi_disks "$mod" | head -n 1 >/tmp/disks
-	wait_disks 60 "$mod"
+	wait_disks "$DISK_WAIT" "$mod"
 	the_disk
 	state=$(host_state "$mod" "$pci")
 	check "$mod: device and host resets under load lose no I/O" resets_under_load
