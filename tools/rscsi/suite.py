@@ -189,6 +189,19 @@ def rmegasas_abort():
                            "as a reserved command); the disk works on")
 
 
+def rmegasas_limits():
+    """megaraid_sas, then rmegasas, on the same four controllers: both models with QEMU's two
+    effective SG limits (80, the default, and 16); rmegasas's limits and largest SG_IO
+    transfers must be at least megaraid_sas's. megaraid_sas takes about 27 s to probe each
+    controller here (it scans every channel)."""
+    hbas = [Hba(model, opts=dict(opts), disks=_disks("64M,null"))
+            for model in ("megasas", "megasas-gen2")
+            for opts in ({}, {"max_sge": "16"})]
+    return Run("rmegasas-limits", "limits", hbas, {"RSCSI_MODULES": "megaraid_sas rmegasas"},
+               description="rmegasas against megaraid_sas: queue limits and the largest SG_IO, "
+                           "aligned and not, with max_sge 80 and 16")
+
+
 def rmegasas_probe(name, opts, bad_params=""):
     hbas = [Hba("megasas", opts=dict(opts)), Hba("megasas-gen2", opts=dict(opts))]
     return Run(name, "probe", hbas, {"RSCSI_DRIVER": "rmegasas", "RSCSI_BAD_PARAMS": bad_params},
@@ -214,6 +227,7 @@ def check_runs():
         rmegasas_hotplug("rmegasas-hotplug-jbod", "megasas-gen2", jbod=True),
         rmegasas_poll(),
         rmegasas_abort(),
+        rmegasas_limits(),
     ]
     for r in runs:
         r.settings.setdefault("RSCSI_DISKS", disk_table(r.hbas))

@@ -136,6 +136,38 @@ pub(crate) struct Limits {
     pub(crate) max_sge: u16,
 }
 
+/// `SGE_BUFFER_SIZE`: megaraid_sas counts a page of data per SG element.
+pub(crate) const SGE_BUFFER_SIZE: u32 = 4096;
+
+/// `MEGASAS_MAX_SECTORS_IEEE`: the transfer limit, in 512-byte sectors, megaraid_sas uses with
+/// IEEE SG elements.
+pub(crate) const MAX_SECTORS_IEEE: u32 = 2 * 128;
+
+/// `MEGASAS_DEFAULT_CMD_PER_LUN`: the queue depth megaraid_sas gives a device.
+pub(crate) const DEFAULT_CMD_PER_LUN: u32 = 256;
+
+impl Limits {
+    /// The largest transfer, in 512-byte sectors (the host's `max_sectors`).
+    ///
+    /// As megaraid_sas, or more: a page per SG element (`megasas_init_fw()`), and with IEEE SG
+    /// elements (`ieee`, the status word's MSI-X bit, as Linux reads it) at least
+    /// [`MAX_SECTORS_IEEE`], which megaraid_sas then uses instead (`megasas_io_attach()`),
+    /// even where it is the smaller of the two. A request of this size always fits a list of
+    /// `max_sge` elements: the block layer keeps every request within the host's
+    /// `sg_tablesize` segments, merging adjacent pages and refusing a pass-through buffer
+    /// that needs more (an unaligned one, which needs one element more than an aligned one).
+    /// Segment counts are that limit's to enforce, not this one's.
+    pub(crate) const fn max_sectors(self, ieee: bool) -> u32 {
+        // CAST: a `u16` always fits in a `u32`; the product is below 2^29.
+        let per_sge = self.max_sge as u32 * (SGE_BUFFER_SIZE / 512);
+        if ieee && per_sge < MAX_SECTORS_IEEE {
+            MAX_SECTORS_IEEE
+        } else {
+            per_sge
+        }
+    }
+}
+
 /// Why the firmware's limits cannot be used.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum LimitsError {
@@ -203,6 +235,31 @@ mod tests {
             Err(LimitsError::NoSgElements)
         );
         assert!(FwStatus(0xB001_0002).limits().is_ok());
+    }
+
+    #[test]
+    fn max_sectors_at_least_megaraid_sas() {
+        let l = |max_sge| Limits {
+            max_cmds: 1000,
+            max_sge,
+        };
+        // QEMU's two effective values: 16 and 80 SG elements, a page each.
+        assert_eq!(l(16).max_sectors(false), 128);
+        assert_eq!(l(80).max_sectors(false), 640);
+        assert_eq!(l(80).max_sectors(true), 640);
+        // megaraid_sas takes 256 sectors with IEEE SG elements, whatever max_sge says.
+        assert_eq!(l(16).max_sectors(true), MAX_SECTORS_IEEE);
+        assert_eq!(l(1).max_sectors(true), MAX_SECTORS_IEEE);
+        assert_eq!(l(1).max_sectors(false), 8);
+        assert_eq!(l(255).max_sectors(true), 2040);
+        // Never below megaraid_sas's rule (256 with IEEE elements, 8 per element without),
+        // nor below a page per element, for any element count.
+        for sge in 1..=255u16 {
+            let pages = u32::from(sge) * 8;
+            assert!(l(sge).max_sectors(true) >= MAX_SECTORS_IEEE);
+            assert!(l(sge).max_sectors(true) >= pages);
+            assert_eq!(l(sge).max_sectors(false), pages);
+        }
     }
 
     #[test]

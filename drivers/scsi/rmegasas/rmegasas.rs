@@ -272,10 +272,15 @@ impl pci::Driver for Driver {
             config.nr_hw_queues = all as u16;
             config.nr_poll_queues = poll_queues as u16;
             config.nr_reserved_cmds = host::RESERVED_CMDS;
-            config.cmd_per_lun = u16::try_from(total.min(128)).unwrap_or(128);
+            // megaraid_sas's `MEGASAS_DEFAULT_CMD_PER_LUN`. The midlayer caps a device's depth
+            // at `can_queue`, here one queue's share of the commands: where that share is
+            // below 256 (a controller with fewer than about 256 commands per CPU), a device
+            // gets less depth than under megaraid_sas, whose one queue has them all. That is
+            // the price of a queue per CPU; `queues=1` gives the C driver's depth.
+            config.cmd_per_lun =
+                u16::try_from(can_queue.min(fw::DEFAULT_CMD_PER_LUN)).unwrap_or(u16::MAX);
             config.sg_tablesize = max_sge;
-            // Every element but the first and last covers at least a page.
-            config.max_sectors = u32::from(max_sge.saturating_sub(1).max(1)) * 8;
+            config.max_sectors = limits.max_sectors(status.msix_supported());
             config.max_segment_size = u32::MAX;
             config.dma_boundary = u64::from(u32::MAX);
             config.max_channel = 0;
