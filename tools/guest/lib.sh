@@ -131,15 +131,28 @@ sg_of() { ls "/sys/block/$1/device/scsi_generic" 2>/dev/null | head -n 1; }
 
 # load_bg SD: a verified random-write load (crc32c, verify_fatal, RSCSI_FIO_MB MiB) in the
 # background until stop_load (or a kill) ends it, with pid set to fio's own pid (exec), so that
-# killing it closes the disk. The load lasts as long as the steps it is under, however slow the
-# host; its 900 s only bound it in case a plan never stops it.
+# killing it closes the disk. Returns once the load's writes show in the disk's statistics:
+# fio holds the disk open from then until it stops. fio takes seconds to start in the guest,
+# more on a busy host (a fixed 3 s sleep was not always enough), so this waits for the event,
+# with DISK_WAIT as the bound. The load lasts as long as the steps it is under, however slow
+# the host; its 900 s only bound it in case a plan never stops it.
 load_bg() {
+	_w0=$(disk_writes "$1")
 	(exec fio --name=load --filename="/dev/$1" --direct=1 --ioengine=libaio --iodepth=32 \
 		--rw=randwrite --bsrange=4k-128k --verify=crc32c --verify_fatal=1 --do_verify=1 \
 		--verify_backlog=64 --randseed=7 --size="${RSCSI_FIO_MB:-16}M" --time_based \
 		--runtime=900 --output=/tmp/load.out) >/dev/null 2>&1 &
 	pid=$!
+	_deadline=$(($(date +%s) + DISK_WAIT))
+	while [ "$(disk_writes "$1")" -le "$_w0" ]; do
+		kill -0 "$pid" 2>/dev/null || { echo "the load on $1 ended before it wrote"; return 1; }
+		[ "$(date +%s)" -ge "$_deadline" ] && { echo "no write from the load on $1"; return 1; }
+		sleep 1
+	done
 }
+
+# disk_writes SD: write requests SD has completed (the fifth field of /sys/block/SD/stat).
+disk_writes() { set -- $(cat "/sys/block/$1/stat" 2>/dev/null) 0 0 0 0 0; echo "$5"; }
 
 # stop_load: ends the background load (SIGTERM) and waits for it; succeeds if it was still
 # running and reports no error. fio exits 128 when a signal ends it, and 0 only if it ran to

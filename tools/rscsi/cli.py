@@ -129,14 +129,25 @@ def run_key(run, kernel, parts):
 def judge_run(run, res):
     """Returns (ok, passed, failed, verdict) for a run, applying its expectation."""
     v = judge.judge(res.lines, run.plan, res.timed_out)
+    if res.exit_code < 0 and not res.timed_out and not res.stalled:
+        # QEMU itself died (seen once: a segfault of QEMU 7.2's megasas while the guest reset
+        # the controller under load): say so, the guest's log just stops.
+        v.problems.append(f"QEMU died from signal {-res.exit_code}: the emulator crashed")
+        v.ok = False
+    ok = meets_expectation(run, v)
     if run.expect == "pass":
-        return v.ok, v.passed, v.failed + (0 if v.ok or v.failed else 1), v
-    # A negative control passes when the plan ran to its end and failed, and every failure is
-    # a fio verify, with no kernel report.
+        return ok, v.passed, v.failed + (0 if v.ok or v.failed else 1), v
+    return ok, int(ok), int(not ok), v
+
+
+def meets_expectation(run, v):
+    """Whether a run's verdict is what the run expects: a pass, or for a negative control a
+    plan that ran to its end and failed, every failure a fio verify, with no kernel report."""
+    if run.expect == "pass":
+        return v.ok
     failures = [r for r in v.results if not r.ok]
-    ok = (not v.problems and not v.findings and failures
-          and all("fio verify" in r.name for r in failures))
-    return bool(ok), int(bool(ok)), int(not ok), v
+    return bool(not v.problems and not v.findings and failures
+                and all("fio verify" in r.name for r in failures))
 
 
 def host_tests():
@@ -332,7 +343,10 @@ def cmd_compare(args):
             path = os.path.join(d, f"{run.name}.log")
             if os.path.exists(path):
                 with open(path, errors="replace") as f:
-                    verdicts[run.name] = judge.judge(f.readlines(), run.plan)
+                    v = judge.judge(f.readlines(), run.plan)
+                # A negative control's expected failure is its pass.
+                v.ok = meets_expectation(run, v)
+                verdicts[run.name] = v
         if not verdicts:
             raise SystemExit(f"rscsi: no run logs in {d}")
         passes.append(verdicts)

@@ -18,11 +18,12 @@ plan_tests=8
 [ -n "$RSCSI_EXPECT_BOUNCE" ] && plan_tests=9
 
 # job NAME [fio options...]: one verified fio job on $sd, region $2 MiB.
+# (Not _name: that is check's, which prints it after the command.)
 job() {
-	_name=$1
+	_job=$1
 	_region=$2
 	shift 2
-	fio --name="$_name" --direct=1 --rw=randwrite --verify=crc32c --verify_fatal=1 \
+	fio --name="$_job" --direct=1 --rw=randwrite --verify=crc32c --verify_fatal=1 \
 		--do_verify=1 --randseed=42 --offset="${_region}M" --size="${RSCSI_FIO_MB:-16}M" "$@"
 }
 

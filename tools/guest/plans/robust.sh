@@ -34,8 +34,7 @@ the_disk() {
 # The sleeps only spread the resets over the load; the outcome waits on no timer: the load runs
 # until the resets are done.
 resets_under_load() {
-	load_bg "$sd"
-	sleep 5
+	load_bg "$sd" || return 1
 	for i in 1 2 3; do
 		sg_reset -d "/dev/$sg" || echo "device reset $i: sg_reset failed"
 		sleep 3
@@ -47,7 +46,7 @@ resets_under_load() {
 
 # rebind: three unbinds and binds through sysfs while fio runs.
 rebind() {
-	load_bg "$sd"
+	load_bg "$sd" || return 1
 	for i in 1 2 3; do
 		sleep 3
 		echo "$pci" >"/sys/bus/pci/drivers/$mod/unbind" || return 1
@@ -65,8 +64,7 @@ rebind() {
 reload() {
 	for i in 1 2 3; do
 		the_disk
-		load_bg "$sd"
-		sleep 3
+		load_bg "$sd" || return 1
 		if rmmod "$mod" 2>/tmp/rmmod.err; then
 			echo "round $i: rmmod succeeded while the disk was open"
 			return 1
