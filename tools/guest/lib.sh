@@ -52,6 +52,10 @@ rscsi_disks() {
 	done
 }
 
+# A group is one or more modules joined by "+", loaded in order and unloaded in reverse.
+load_group() { for _m in $(echo "$1" | tr + ' '); do modprobe "$_m" || return 1; done; }
+unload_group() { for _m in $(echo "$1" | tr + '\n' | sed '1!G;h;$!d'); do rmmod "$_m" || return 1; done; }
+
 # models_of GROUP: the HBA models the modules of a group ("a+b") drive; empty for all.
 models_of() {
 	for _m in $(echo "$1" | tr + ' '); do

@@ -151,11 +151,11 @@ def compare(passes):
             have = ", ".join("yes" if v else "no" for v in verdicts)
             diffs.append(f"{run}: log present in pass 1..{len(passes)}: {have}")
             continue
-        numbers = sorted(set().union(*({r.number for r in v.results if not r.name.startswith("kunit: ")}
-                                       for v in verdicts)))
-        for n in numbers:
-            res = [next((r for r in v.results if r.number == n and not r.name.startswith("kunit: ")),
-                        None) for v in verdicts]
+        # The plan's own results by number, KUnit's apart.
+        plans = [{r.number: r for r in v.results if not r.name.startswith("kunit: ")}
+                 for v in verdicts]
+        for n in sorted(set().union(*plans)):
+            res = [p.get(n) for p in plans]
             states = ["missing" if r is None else ("ok" if r.ok else "not ok") for r in res]
             if len(set(states)) > 1:
                 name = next(r.name for r in res if r is not None)

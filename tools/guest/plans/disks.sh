@@ -39,10 +39,6 @@ fio_disk() {
 	fi
 }
 
-# A group is one or more modules joined by "+", loaded in order and unloaded in reverse.
-load_group() { for _m in $(echo "$1" | tr + ' '); do modprobe "$_m" || return 1; done; }
-unload_group() { for _m in $(echo "$1" | tr + '\n' | sed '1!G;h;$!d'); do rmmod "$_m" || return 1; done; }
-
 plan_main() {
 	for mod in $RSCSI_MODULES; do
 		check "$mod: load" load_group "$mod"

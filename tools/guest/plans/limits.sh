@@ -96,9 +96,6 @@ at_least() {
 	return $_ok
 }
 
-load_group() { for _m in $(echo "$1" | tr + ' '); do modprobe "$_m" || return 1; done; }
-unload_group() { for _m in $(echo "$1" | tr + '\n' | sed '1!G;h;$!d'); do rmmod "$_m" || return 1; done; }
-
 plan_main() {
 	first=${RSCSI_MODULES%% *}
 	last=${RSCSI_MODULES##* }
