@@ -21,6 +21,8 @@
 //! And the HBA toolkit, which has none (see `Documentation/scsi/rscsi.rst`):
 //!
 //! - [`slots::SlotPool`]: per-tag DMA-coherent command and response slots, allocated at probe.
+//! - [`soft`]: hosts with no hardware ([`SoftHost`]) and the software interrupt every host
+//!   has ([`Host::raise_soft_interrupt`]).
 //! - [`sg`]: the SG cursor, which writes a command's scatterlist as hardware descriptors.
 //! - [`ring`]: completion ring indices and [`ring::ContextTag`]s, which tie a completion to
 //!   one submission so that late ones are ignored.
@@ -76,10 +78,12 @@
 pub mod command;
 pub mod device;
 pub mod host;
+pub mod inflight;
 pub mod ring;
 pub mod sense;
 pub mod sg;
 pub mod slots;
+pub mod soft;
 pub mod status;
 
 pub use command::{Command, EhCommand, Reserved, SENSE_BUFFERSIZE};
@@ -88,6 +92,7 @@ pub use host::{
     Busy, EhStatus, Host, HostConfig, HostData, HostOps, QueueMaps, QueueType, Refused,
     Registration, Template, TimeoutAction,
 };
+pub use soft::{SoftHost, SOFT_VECTOR};
 pub use status::{HostByte, ScsiStatus};
 
 use crate::bindings;

@@ -211,11 +211,22 @@ def rmegasas_probe(name, opts, bad_params=""):
                description=f"rmegasas binds and reports the limits QEMU was given ({opts or 'defaults'})")
 
 
+def rscsi_debug():
+    """The software host: no emulated hardware. Two targets of two RAM-backed LUNs, completions
+    from the software interrupt 100 us after queueing, then the faults of the plan."""
+    return Run("rscsi_debug", "rscsi_debug", [],
+               {"RSCSI_DEBUG_PARAMS": "num_tgts=2 max_luns=2 dev_size_mb=32 delay_us=100",
+                "RSCSI_DEBUG_DISKS": "4"},
+               description="rscsi_debug: RAM disks, SG_IO, and faults (dropped, late, duplicate, "
+                           "bogus and parked completions, sg_reset, unload under a storm)")
+
+
 def check_runs():
     """Every guest run of ``check``, in order."""
     runs = [
         c_drivers(),
         negative_control(),
+        rscsi_debug(),
         rmegasas_probe("rmegasas-probe-defaults", {},
                        "max_queue_depth=4096 queues=17 sge_limit=256 max_queue_depth=-1 "
                        "poll_queues=16"),

@@ -498,12 +498,12 @@ impl HostOps for Rmegasas {
         }
     }
 
-    fn eh_device_reset(host: &Host<Self>, cmd: &EhCommand<Self>) -> EhStatus {
+    fn eh_device_reset(host: &Host<Self>, sdev: &ScsiDevice) -> EhStatus {
         // MFI has no task management: wait for the device's commands to drain, as the C driver
         // does (`megasas_reset_device`); if they do not, the midlayer escalates to a host reset.
         let mfi = host.data();
         Stats::inc(&mfi.stats.device_resets);
-        let (id, lun) = (cmd.device().id(), cmd.device().lun());
+        let (id, lun) = (sdev.id(), sdev.lun());
         let same = |d: &ScsiDevice| d.id() == id && d.lun() == lun;
         let r = kernel::io::poll::read_poll_timeout(
             || Ok(host.count_in_hardware(same)),
@@ -525,7 +525,7 @@ impl HostOps for Rmegasas {
         }
     }
 
-    fn eh_host_reset(host: &Host<Self>, _cmd: &EhCommand<Self>) -> EhStatus {
+    fn eh_host_reset(host: &Host<Self>) -> EhStatus {
         let mfi = host.data();
         Stats::inc(&mfi.stats.resets);
         dev_warn!(

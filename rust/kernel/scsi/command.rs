@@ -20,8 +20,13 @@
 //! - [`EhCommand`] is a command seen by the error handler, which owns it. The driver may only
 //!   look at it, and [`EhCommand::reclaim`] it from the device once the device has let go.
 //!
-//! The state that makes this safe lives in the command's private area ([`CmdPdu`]), next to
-//! the driver's own [`HostOps::CmdData`]:
+//! The state that makes this safe lives in the host's in-flight table, one entry per command
+//! index ([`Command::index`]; see [`crate::scsi::inflight`]): who holds the index (nobody, a
+//! `Command`, the device) and the generation of its last submission, which is the `seq` of
+//! the context the device is given. The generation belongs to the index, not to the request:
+//! under an I/O scheduler a driver tag passes between requests, and a completion reported late
+//! for one of them must not match the next. The command's private area ([`CmdPdu`]) holds only
+//! the driver's [`HostOps::CmdData`].
 //!
 //! ```text
 //!        queuecommand            into_hardware            take_from_hardware
@@ -30,6 +35,11 @@
 //!   │     complete()    │  │ Refused (give back)    │ reclaim() (EH, reset)      │
 //!   └───────────────────┴──┴────────────────────────┴───────────────────────────┘
 //! ```
+//!
+//! The midlayer never sees a command in the `Driver` phase: `queuecommand` refuses an index
+//! whose previous command still has a `Command` (a completion racing the error handler), and
+//! the error handler's entry points return only once no `Command` exists for the commands they
+//! hand back (see `HostOps::eh_abort`).
 //!
 //! The scatterlist is DMA-mapped by [`Command::dma_map`] and unmapped when the command leaves
 //! the driver (completion, refusal, reclaim); the mapping cannot be forgotten.
@@ -41,46 +51,24 @@ use crate::{
     prelude::*,
     scsi::{
         device::ScsiDevice,
-        host::{Host, HostOps},
+        host::{Busy, Host, HostOps},
+        inflight::Entry,
         ring::ContextTag,
         sg::Segment,
         status::{result_word, HostByte, ScsiStatus},
     },
-    sync::atomic::{Atomic, Full, Relaxed},
 };
-use core::{cell::UnsafeCell, marker::PhantomData, mem, ptr::NonNull};
+use core::{marker::PhantomData, mem, ptr::NonNull};
 
 /// Size of the sense buffer the midlayer gives every command (`SCSI_SENSE_BUFFERSIZE`).
 pub const SENSE_BUFFERSIZE: usize = bindings::SCSI_SENSE_BUFFERSIZE as usize;
 
-const IDLE: u32 = 0;
-const DRIVER: u32 = 1;
-const HARDWARE: u32 = 2;
-/// The phase bits of [`CmdPdu`]'s `state`; the upper 16 bits hold the sequence number.
-const PHASE: u32 = 0xffff;
-
-/// The `state` of a command the device holds under sequence number `seq`.
-#[inline(always)]
-const fn hardware(seq: u16) -> u32 {
-    ((seq as u32) << 16) | HARDWARE
-}
-
-/// The private area of a command of a host of `T` (`scsi_cmd_priv()`).
+/// The private area of a command of a host of `T` (`scsi_cmd_priv()`): the driver's data.
 ///
-/// # Invariants
-///
-/// - The phase (`state & PHASE`) is `DRIVER` exactly while a [`Command`] for this command
-///   exists, `HARDWARE` while the device holds it (between [`Command::into_hardware`] and its
-///   return), `IDLE` otherwise. In `HARDWARE`, the upper 16 bits of `state` are the sequence
-///   number of that submission, so that one compare-and-exchange both checks a completion's
-///   context and takes the command back.
-/// - `seq` (the last sequence number given to the device) and `mapped` are only accessed by the
-///   owner of the `DRIVER` or `HARDWARE` state.
+/// Who holds the command is not recorded here but in the host's in-flight table, by command
+/// index (see the [module documentation](self)).
 #[repr(C)]
 pub struct CmdPdu<T: HostOps> {
-    state: Atomic<u32>,
-    seq: UnsafeCell<u16>,
-    mapped: UnsafeCell<i32>,
     data: T::CmdData,
 }
 
@@ -125,6 +113,36 @@ pub(crate) unsafe fn tags_per_queue(shost: *const bindings::Scsi_Host) -> u32 {
     let (can_queue, reserved) = unsafe { ((*shost).can_queue, (*shost).nr_reserved_cmds) };
     // CAST: `can_queue` is positive (the registration sets it from a `u32`).
     (can_queue as u32).saturating_add(reserved)
+}
+
+/// The index of `cmd` among all its host's commands: its tag when the host has one hardware
+/// queue or shares tags between queues (`host_tagset`), else `hwq * depth + tag`, where `depth`
+/// is `can_queue` plus the reserved commands (whose tags come first in each queue). Below
+/// `nr_hw_queues * depth`, which [`crate::scsi::Registration::new`] keeps within 65536.
+///
+/// # Safety
+///
+/// `cmd` must be a command of a host in use whose request is started (`tag` and `mq_hctx` set).
+#[inline(always)]
+unsafe fn raw_index(cmd: *mut bindings::scsi_cmnd) -> u16 {
+    // SAFETY: The caller's promise; a command's device and host outlive it.
+    let (tag, hwq, shost) = unsafe {
+        let rq = cmd_rq(cmd);
+        ((*rq).tag, (*(*rq).mq_hctx).queue_num, (*(*cmd).device).host)
+    };
+    // CAST: a started request's tag is below `can_queue`, itself below 65536 here.
+    let tag = tag as u32;
+    if hwq == 0 {
+        return tag as u16;
+    }
+    // SAFETY: `shost` is the command's host, valid; these fields are set before the host is
+    // added and never change.
+    let (shared, depth) = unsafe { ((*shost).host_tagset() != 0, tags_per_queue(shost)) };
+    if shared {
+        return tag as u16;
+    }
+    // CAST: `Registration::new` refused hosts whose indices do not fit in 16 bits.
+    (hwq * depth + tag) as u16
 }
 
 /// `sg_dma_len()`: the mapped length of a scatterlist entry.
@@ -188,9 +206,6 @@ impl<T: HostOps> CmdPdu<T> {
         // `struct scsi_cmnd`, whose alignment is at least ours (checked above).
         unsafe {
             p.write(Self {
-                state: Atomic::new(IDLE),
-                seq: UnsafeCell::new(0),
-                mapped: UnsafeCell::new(0),
                 data: T::CmdData::default(),
             })
         };
@@ -275,36 +290,6 @@ macro_rules! command_accessors {
             tag as u16
         }
 
-        /// The command's index among all the host's commands: its tag when the host has one
-        /// hardware queue or shares tags between queues (`host_tagset`), else
-        /// `hwq * depth + tag`, where `depth` is `can_queue` plus the reserved commands
-        /// (whose tags come first in each queue). Below `nr_hw_queues * depth` (which
-        /// [`crate::scsi::Registration::new`] keeps within 16 bits): the index of the command's
-        /// slots in a [`crate::scsi::SlotPool`] and of its [`ContextTag`].
-        #[inline]
-        pub fn index(&self) -> u16 {
-            let raw = self.raw();
-            // SAFETY: The command is valid and its request started, so `tag` and `mq_hctx` are
-            // set; its device and host outlive it.
-            let (tag, hwq, shost) = unsafe {
-                let rq = cmd_rq(raw);
-                ((*rq).tag, (*(*rq).mq_hctx).queue_num, (*(*raw).device).host)
-            };
-            // CAST: a started request's tag is below `can_queue`, itself 16 bits wide here.
-            let tag = tag as u32;
-            if hwq == 0 {
-                return tag as u16;
-            }
-            // SAFETY: `shost` is the command's host, valid; these fields are set before the host
-            // is added and never change.
-            let (shared, depth) = unsafe { ((*shost).host_tagset() != 0, tags_per_queue(shost)) };
-            if shared {
-                return tag as u16;
-            }
-            // CAST: `Registration::new` refused hosts whose indices do not fit in 16 bits.
-            (hwq * depth + tag) as u16
-        }
-
         /// The hardware queue the command came on.
         #[inline]
         pub fn hwq(&self) -> u16 {
@@ -333,17 +318,21 @@ macro_rules! command_accessors {
 ///
 /// # Invariants
 ///
-/// `cmd` is a valid command of a host of `T` whose PDU `state` is `DRIVER`, and this is the only
-/// `Command` for it.
+/// `cmd` is a valid command of a host of `T` with an initialised PDU; `entry` is the in-flight
+/// entry of its index `index`, in the host's table, which outlives every command of the host;
+/// the entry is in the `Driver` phase for `cmd`, and this is the only `Command` for it.
 pub struct Command<T: HostOps> {
     cmd: NonNull<bindings::scsi_cmnd>,
+    entry: NonNull<Entry>,
+    index: u16,
     _p: PhantomData<T>,
 }
 
 // SAFETY: Owning a command may move between CPUs: a command is queued on one and completed from
-// an interrupt on another. `T::CmdData` is `Send + Sync`.
+// an interrupt on another. `T::CmdData` is `Send + Sync`; the entry is `Sync`.
 unsafe impl<T: HostOps> Send for Command<T> {}
-// SAFETY: `&Command` only reads fields the midlayer set before queueing.
+// SAFETY: `&Command` only reads fields the midlayer set before queueing, and the entry, which is
+// `Sync`.
 unsafe impl<T: HostOps> Sync for Command<T> {}
 
 // SAFETY: `cmd` is valid with an initialised PDU by the type invariant.
@@ -357,58 +346,108 @@ unsafe impl<T: HostOps> CmdView<T> for Command<T> {
 impl<T: HostOps> Command<T> {
     command_accessors!();
 
-    /// # Safety
-    ///
-    /// `cmd` is a command of a host of `T` that the midlayer gives the driver now
-    /// (`queuecommand`), with an initialised PDU.
-    #[inline]
-    pub(crate) unsafe fn from_queue(cmd: NonNull<bindings::scsi_cmnd>) -> Self {
-        // SAFETY: The caller's promise.
-        let pdu = unsafe { CmdPdu::<T>::of(cmd.as_ptr()) };
-        pdu.state.store(DRIVER, Relaxed);
-        // SAFETY: We own the command; nobody else looks at `mapped`.
-        unsafe { *pdu.mapped.get() = 0 };
-        // INVARIANT: The state is `DRIVER`, set just now for the one `Command` made here.
-        Self {
-            cmd,
-            _p: PhantomData,
-        }
+    /// The command's index among all the host's commands: its tag when the host has one
+    /// hardware queue or shares tags between queues (`host_tagset`), else `hwq * depth + tag`,
+    /// where `depth` is `can_queue` plus the reserved commands (whose tags come first in each
+    /// queue). Below `nr_hw_queues * depth` (which [`crate::scsi::Registration::new`] keeps
+    /// within 65536): the index of the command's slots in a [`crate::scsi::SlotPool`] and of
+    /// its [`ContextTag`].
+    #[inline(always)]
+    pub fn index(&self) -> u16 {
+        self.index
     }
 
+    #[inline(always)]
+    fn entry(&self) -> &Entry {
+        // SAFETY: By the type invariant the entry is in the host's table, which outlives us.
+        unsafe { self.entry.as_ref() }
+    }
+
+    /// Takes ownership of a command the midlayer gives the driver now (`queuecommand`): claims
+    /// its index in the host's in-flight table. `Err` when the index is not idle: a `Command`
+    /// of the index's previous command still exists (a completion that raced the error
+    /// handler is being finished), and the midlayer should retry shortly.
+    ///
     /// # Safety
     ///
-    /// `cmd` must be a started command of a host of `T` with an initialised PDU.
+    /// `cmd` is a command of `host`, started, with an initialised PDU, that the midlayer gives
+    /// the driver now.
     #[inline]
-    pub(crate) unsafe fn take_from_hardware(
+    pub(crate) unsafe fn from_queue(
+        host: &Host<T>,
         cmd: NonNull<bindings::scsi_cmnd>,
-        seq: u16,
+    ) -> Result<Self, Busy> {
+        // SAFETY: The caller's promise.
+        let index = unsafe { raw_index(cmd.as_ptr()) };
+        let Some(entry) = host.inflight().get(index) else {
+            // `Registration::new` sized the table for every index; never taken.
+            crate::pr_err!("scsi: command index {} beyond the host's table\n", index);
+            return Err(Busy::Host);
+        };
+        match entry.claim(cmd.as_ptr()) {
+            Ok(()) => {}
+            Err(st) if st.phase == crate::scsi::ring::Phase::Hardware => {
+                // The index's previous command was ended by the midlayer while the device held
+                // it, without the driver (the error handler's wrappers reclaim what the
+                // midlayer takes back, so this is a driver or midlayer bug). Its completion
+                // will match nothing from here; its DMA mapping, if any, is lost.
+                crate::pr_warn!(
+                    "scsi: index {} reused while the device held its previous command\n",
+                    index
+                );
+                if !entry.claim_stale(cmd.as_ptr()) {
+                    return Err(Busy::Device);
+                }
+            }
+            Err(_) => return Err(Busy::Device),
+        }
+        // INVARIANT: We moved the entry to `Driver` for `cmd`; no other `Command` exists.
+        Ok(Self {
+            cmd,
+            entry: NonNull::from(entry),
+            index,
+            _p: PhantomData,
+        })
+    }
+
+    /// A command taken back from the device through its entry.
+    ///
+    /// # Safety
+    ///
+    /// The caller moved `entry` (the entry of `index`) from `Hardware` to `Driver`; `cmd` is
+    /// the command it held.
+    #[inline]
+    pub(crate) unsafe fn from_entry(
+        cmd: *mut bindings::scsi_cmnd,
+        entry: &Entry,
+        index: u16,
+    ) -> Option<Self> {
+        // INVARIANT: The caller's promise; a command in the device is valid and started.
+        Some(Self {
+            cmd: NonNull::new(cmd)?,
+            entry: NonNull::from(entry),
+            index,
+            _p: PhantomData,
+        })
+    }
+
+    /// Takes back `cmd` if the device holds it, whatever its generation.
+    ///
+    /// # Safety
+    ///
+    /// `cmd` must be a started command of `host` with an initialised PDU.
+    pub(crate) unsafe fn take_any_from_hardware(
+        host: &Host<T>,
+        cmd: NonNull<bindings::scsi_cmnd>,
     ) -> Option<Self> {
         // SAFETY: The caller's promise.
-        let pdu = unsafe { CmdPdu::<T>::of(cmd.as_ptr()) };
-        pdu.state.cmpxchg(hardware(seq), DRIVER, Full).ok()?;
-        // INVARIANT: We moved the state from `HARDWARE` to `DRIVER`; no other `Command` exists.
-        Some(Self {
-            cmd,
-            _p: PhantomData,
-        })
-    }
-
-    /// # Safety
-    ///
-    /// `cmd` must be a started command of a host of `T` with an initialised PDU.
-    pub(crate) unsafe fn take_any_from_hardware(cmd: NonNull<bindings::scsi_cmnd>) -> Option<Self> {
-        // SAFETY: The caller's promise.
-        let pdu = unsafe { CmdPdu::<T>::of(cmd.as_ptr()) };
-        let cur = pdu.state.load(Relaxed);
-        if cur & PHASE != HARDWARE {
+        let index = unsafe { raw_index(cmd.as_ptr()) };
+        let entry = host.inflight().get(index)?;
+        if !entry.take_cmd(cmd.as_ptr()) {
             return None;
         }
-        pdu.state.cmpxchg(cur, DRIVER, Full).ok()?;
-        // INVARIANT: As in `take_from_hardware`.
-        Some(Self {
-            cmd,
-            _p: PhantomData,
-        })
+        // SAFETY: We moved the entry from `Hardware` to `Driver` for `cmd`.
+        unsafe { Self::from_entry(cmd.as_ptr(), entry, index) }
     }
 
     /// Whether this is the last command of a batch (`SCMD_LAST`): the driver must post it and
@@ -452,8 +491,8 @@ impl<T: HostOps> Command<T> {
     /// `ENOMEM` when the mapping fails: the driver should refuse the command as host busy.
     #[inline]
     pub fn dma_map(&mut self) -> Result<usize> {
-        // SAFETY: We own the command and thereby `mapped`.
-        let mapped = unsafe { &mut *self.pdu().mapped.get() };
+        // SAFETY: We own the entry's `Driver` phase, and with it `mapped`.
+        let mapped = unsafe { self.entry().mapped() };
         if *mapped > 0 {
             return Ok(usize::try_from(*mapped).unwrap_or(0));
         }
@@ -469,8 +508,8 @@ impl<T: HostOps> Command<T> {
     /// The mapped segments, in order (nothing before [`Command::dma_map`]).
     #[inline]
     pub fn segments(&self) -> impl Iterator<Item = Segment> + '_ {
-        // SAFETY: We own the command and thereby `mapped`.
-        let n = usize::try_from(unsafe { *self.pdu().mapped.get() }).unwrap_or(0);
+        // SAFETY: We own the entry's `Driver` phase, and with it `mapped`.
+        let n = usize::try_from(*unsafe { self.entry().mapped() }).unwrap_or(0);
         // SAFETY: `sdb.table.sgl` is the command's scatterlist (`scsi_sglist()`), `n` of whose
         // entries are mapped.
         let mut sg = unsafe { (*self.raw()).sdb.table.sgl };
@@ -494,17 +533,12 @@ impl<T: HostOps> Command<T> {
     /// before handing it over.
     #[inline]
     pub fn next_context(&self) -> ContextTag {
-        // SAFETY: We own the command and thereby `seq`.
-        let seq = unsafe { *self.pdu().seq.get() }.wrapping_add(1);
-        ContextTag {
-            tag: self.index(),
-            seq,
-        }
+        self.entry().next_context(self.index)
     }
 
     /// Copies the command's data (its scatterlist's pages, not the DMA mapping) into `buf`, for
-    /// a command sent through a bounce buffer; returns the bytes copied. Safe in atomic
-    /// context.
+    /// a command sent through a bounce buffer or a host with no hardware; returns the bytes
+    /// copied. Safe in atomic context.
     pub fn copy_to_buffer(&self, buf: &mut [u8]) -> usize {
         // SAFETY: We own the command; its scatterlist describes `scsi_sg_count` entries and
         // `buf` is valid for `buf.len()` bytes. `sg_copy_to_buffer` maps pages atomically.
@@ -537,22 +571,16 @@ impl<T: HostOps> Command<T> {
     /// [`crate::scsi::Host::take_from_hardware`] with that context.
     #[inline]
     pub fn into_hardware(self) -> ContextTag {
-        let ctx = self.next_context();
-        let pdu = self.pdu();
-        // SAFETY: We own the command and thereby `seq`.
-        unsafe { *pdu.seq.get() = ctx.seq };
-        // Release: everything written to the command and its slots before is visible to
-        // whoever takes it back.
-        pdu.state
-            .store(hardware(ctx.seq), crate::sync::atomic::Release);
+        // SAFETY: We own the entry's `Driver` phase and give it to the device.
+        let ctx = unsafe { self.entry().submit(self.index) };
         mem::forget(self);
         ctx
     }
 
     #[inline]
     fn unmap(&self) {
-        // SAFETY: We own the command and thereby `mapped`.
-        let mapped = unsafe { &mut *self.pdu().mapped.get() };
+        // SAFETY: We own the entry's `Driver` phase, and with it `mapped`.
+        let mapped = unsafe { self.entry().mapped() };
         if *mapped > 0 {
             // SAFETY: The list was mapped by `dma_map` and not yet unmapped.
             unsafe { bindings::scsi_dma_unmap(self.raw()) };
@@ -560,13 +588,21 @@ impl<T: HostOps> Command<T> {
         }
     }
 
+    /// Ends this `Command` and lets go of the index; returns the command.
+    #[inline]
+    fn release(self) -> *mut bindings::scsi_cmnd {
+        self.unmap();
+        // SAFETY: We own the entry's `Driver` phase and give it up.
+        unsafe { self.entry().release() };
+        let raw = self.raw();
+        mem::forget(self);
+        raw
+    }
+
     /// Completes the command (`scsi_done()`) with the result set before.
     #[inline]
     pub fn complete(self) {
-        self.unmap();
-        self.pdu().state.store(IDLE, crate::sync::atomic::Release);
-        let raw = self.raw();
-        mem::forget(self);
+        let raw = self.release();
         // SAFETY: We owned the command; the midlayer takes it back now, exactly once.
         unsafe { bindings::scsi_done(raw) };
     }
@@ -580,9 +616,7 @@ impl<T: HostOps> Command<T> {
 
     /// Gives a refused command back to the midlayer without completing it.
     pub(crate) fn give_back(self) {
-        self.unmap();
-        self.pdu().state.store(IDLE, Relaxed);
-        mem::forget(self);
+        let _ = self.release();
     }
 }
 
@@ -596,8 +630,10 @@ impl<T: HostOps> Drop for Command<T> {
         );
         self.set_result(HostByte::Error, ScsiStatus::GOOD);
         self.unmap();
-        self.pdu().state.store(IDLE, crate::sync::atomic::Release);
-        // SAFETY: We own the command and complete it once; `self` is not used after `drop`.
+        // SAFETY: We own the entry's `Driver` phase and give it up; `self` is not used after
+        // `drop`.
+        unsafe { self.entry().release() };
+        // SAFETY: We own the command and complete it once.
         unsafe { bindings::scsi_done(self.raw()) };
     }
 }
@@ -667,11 +703,12 @@ impl<T: HostOps> Drop for Reserved<'_, T> {
     }
 }
 
-/// A command as the error handler shows it to the driver; the error handler owns it.
+/// A command as the error handler shows it to the driver (`eh_abort_handler`, `eh_timed_out`);
+/// the error handler owns it.
 ///
 /// # Invariants
 ///
-/// `self.0` is a valid command of a host of `T` with an initialised PDU.
+/// `self.0` is a valid, started command of a host of `T` in use, with an initialised PDU.
 #[repr(transparent)]
 pub struct EhCommand<T: HostOps>(crate::types::Opaque<bindings::scsi_cmnd>, PhantomData<T>);
 
@@ -687,7 +724,7 @@ impl<T: HostOps> EhCommand<T> {
 
     /// # Safety
     ///
-    /// `cmd` must be a valid command of a host of `T` in use, for `'a`.
+    /// `cmd` must be a valid, started command of a host of `T` in use, for `'a`.
     pub(crate) unsafe fn from_raw<'a>(cmd: *mut bindings::scsi_cmnd) -> (&'a Host<T>, &'a Self) {
         // SAFETY: A command's device and host outlive it; the host is in use.
         let host = unsafe { Host::from_raw((*(*cmd).device).host) };
@@ -695,41 +732,58 @@ impl<T: HostOps> EhCommand<T> {
         (host, unsafe { &*cmd.cast::<Self>() })
     }
 
+    /// The command's index among all the host's commands (see [`Command::index`]).
+    #[inline]
+    pub fn index(&self) -> u16 {
+        // SAFETY: By the type invariant the command is valid and started.
+        unsafe { raw_index(self.raw()) }
+    }
+
+    /// The command's in-flight entry.
+    fn entry(&self) -> Option<&Entry> {
+        // SAFETY: By the type invariant the command's host is in use.
+        let host = unsafe { Host::<T>::from_raw((*(*self.raw()).device).host) };
+        let entry = host.inflight().get(self.index())?;
+        // SAFETY: The entry lives in the host's table, as long as the host, which outlives the
+        // error handler's use of this command.
+        Some(unsafe { &*core::ptr::from_ref(entry) })
+    }
+
     /// Whether the device holds the command (given by [`Command::into_hardware`] and not yet
     /// taken back).
     pub fn in_hardware(&self) -> bool {
-        self.pdu().state.load(Relaxed) & PHASE == HARDWARE
+        self.context().is_some()
     }
 
     /// The context the device knows the command by, if it holds it.
     pub fn context(&self) -> Option<ContextTag> {
-        let cur = self.pdu().state.load(Relaxed);
-        if cur & PHASE != HARDWARE {
-            return None;
-        }
-        Some(ContextTag {
-            tag: self.index(),
-            // CAST: The upper 16 bits of the state.
-            seq: (cur >> 16) as u16,
-        })
+        self.entry()?.in_hardware(self.index(), self.raw())
+    }
+
+    /// Whether a `Command` for this command exists now (the driver is completing it).
+    pub(crate) fn owned_by_driver(&self) -> bool {
+        self.entry().is_some_and(|e| e.owned_by_driver(self.raw()))
     }
 
     /// Records that the device has let go of the command (it was aborted or the device reset):
-    /// a later completion with its context is then ignored. Returns false if the command was
-    /// not in the device (it completed meanwhile).
+    /// a later completion with its context is then ignored, and its DMA mapping is undone.
+    /// Returns false if the command was not in the device (it completed meanwhile).
     pub fn reclaim(&self) -> bool {
-        let cur = self.pdu().state.load(Relaxed);
-        if cur & PHASE != HARDWARE || self.pdu().state.cmpxchg(cur, DRIVER, Full).is_err() {
+        let Some(entry) = self.entry() else {
+            return false;
+        };
+        if !entry.take_cmd(self.raw()) {
             return false;
         }
-        // SAFETY: We moved the state to `DRIVER` and so own `mapped`.
-        let mapped = unsafe { &mut *self.pdu().mapped.get() };
+        // SAFETY: We moved the entry to `Driver` and so own `mapped`.
+        let mapped = unsafe { entry.mapped() };
         if *mapped > 0 {
             // SAFETY: Mapped by `dma_map`, not yet unmapped.
             unsafe { bindings::scsi_dma_unmap(self.raw()) };
             *mapped = 0;
         }
-        self.pdu().state.store(IDLE, crate::sync::atomic::Release);
+        // SAFETY: We own the `Driver` phase and give it up.
+        unsafe { entry.release() };
         true
     }
 }

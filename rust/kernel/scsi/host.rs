@@ -22,6 +22,8 @@ use crate::{
     scsi::{
         command::{CmdPdu, Command, EhCommand, Reserved},
         device::{DeviceRef, QueueLimits, ScsiDevice},
+        inflight::InFlight,
+        soft::SoftIrq,
         status::{HostByte, ScsiStatus},
     },
     str::{CStr, CString},
@@ -39,6 +41,18 @@ use core::{
 
 /// Per-host data of a driver, for any lifetime of the device binding.
 pub type HostData<'a, T> = <<T as HostOps>::HostData as ForLt>::Of<'a>;
+
+/// A host's private area (`shost_priv()`): the abstraction's per-host state, then the driver's
+/// [`HostData`].
+#[repr(C)]
+pub(crate) struct HostPriv<'a, T: HostOps> {
+    /// The software interrupt ([`Host::raise_soft_interrupt`]).
+    pub(crate) soft: SoftIrq,
+    /// Who holds each command index ([`crate::scsi::inflight`]).
+    pub(crate) inflight: InFlight,
+    /// The driver's data.
+    pub(crate) data: HostData<'a, T>,
+}
 
 /// Why `queuecommand` refused a command (`enum scsi_qc_status`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -214,29 +228,39 @@ pub trait HostOps: Sized + 'static {
 
     /// Aborts a command (`eh_abort_handler`). The error handler owns `cmd`; on
     /// [`EhStatus::Success`] the device must be done with it, which the driver records with
-    /// [`EhCommand::reclaim`].
+    /// [`EhCommand::reclaim`] (and the abstraction does if the driver did not). The midlayer
+    /// gets the answer only once no [`Command`] exists for `cmd`: an interrupt handler that
+    /// took it back meanwhile finishes first.
     fn eh_abort(_host: &Host<Self>, _cmd: &EhCommand<Self>) -> EhStatus {
         build_error!(VTABLE_DEFAULT_ERROR)
     }
 
-    /// Resets the device `cmd` was sent to (`eh_device_reset_handler`).
-    fn eh_device_reset(_host: &Host<Self>, _cmd: &EhCommand<Self>) -> EhStatus {
+    /// Resets the device `sdev` (`eh_device_reset_handler`): from the error handler, or from
+    /// `SG_SCSI_RESET` (`scsi_ioctl_reset()`), whose command is not one the driver was given,
+    /// so handlers receive the device, not a command. Commands the reset dropped must be
+    /// completed ([`Host::reclaim_matching`]); on [`EhStatus::Success`] the abstraction then
+    /// reclaims those of the device the midlayer took back.
+    fn eh_device_reset(_host: &Host<Self>, _sdev: &ScsiDevice) -> EhStatus {
         build_error!(VTABLE_DEFAULT_ERROR)
     }
 
-    /// Resets the target `cmd` was sent to (`eh_target_reset_handler`).
-    fn eh_target_reset(_host: &Host<Self>, _cmd: &EhCommand<Self>) -> EhStatus {
+    /// Resets the target of `sdev` (`eh_target_reset_handler`); as [`HostOps::eh_device_reset`].
+    fn eh_target_reset(_host: &Host<Self>, _sdev: &ScsiDevice) -> EhStatus {
         build_error!(VTABLE_DEFAULT_ERROR)
     }
 
-    /// Resets the bus `cmd` was sent on (`eh_bus_reset_handler`).
-    fn eh_bus_reset(_host: &Host<Self>, _cmd: &EhCommand<Self>) -> EhStatus {
+    /// Resets bus `channel` (`eh_bus_reset_handler`); as [`HostOps::eh_device_reset`].
+    fn eh_bus_reset(_host: &Host<Self>, _channel: u32) -> EhStatus {
         build_error!(VTABLE_DEFAULT_ERROR)
     }
 
     /// Resets the host (`eh_host_reset_handler`). On success every command the device held
-    /// must have been completed or reclaimed (see [`Host::reclaim_all`]).
-    fn eh_host_reset(_host: &Host<Self>, _cmd: &EhCommand<Self>) -> EhStatus {
+    /// must have been completed or reclaimed (see [`Host::reclaim_all`]). On
+    /// [`EhStatus::Failed`] the midlayer gives up on the devices and ends the commands it took
+    /// back: the driver must have stopped the device from using them (as the C drivers kill
+    /// the adapter), and the abstraction reclaims them whatever the answer. Hosts without this
+    /// handler get the same reclaim, with `Failed`.
+    fn eh_host_reset(_host: &Host<Self>) -> EhStatus {
         build_error!(VTABLE_DEFAULT_ERROR)
     }
 
@@ -328,15 +352,38 @@ impl<T: HostOps> Host<T> {
         self.0.get()
     }
 
+    /// The host's private area: `shost_priv()`, the host's `hostdata` array, computed here
+    /// without the C helper as this runs for every command.
+    #[inline(always)]
+    pub(crate) fn private(&self) -> *mut HostPriv<'_, T> {
+        // SAFETY: By the type invariant `self.0` is a valid host; `hostdata` is its trailing
+        // array, which `Registration::new` sized and aligned for a `HostPriv<T>`.
+        unsafe { (&raw mut (*self.as_raw()).hostdata).cast::<HostPriv<'_, T>>() }
+    }
+
+    /// The host's in-flight table.
+    #[inline(always)]
+    pub(crate) fn inflight(&self) -> &InFlight {
+        // SAFETY: The private area is initialised while a `&Host` exists (type invariant).
+        unsafe { &(*self.private()).inflight }
+    }
+
+    /// Raises the host's software interrupt `after` from now: [`HostOps::interrupt`] then runs
+    /// with [`crate::scsi::soft::SOFT_VECTOR`], in hard interrupt context. Raising it again
+    /// before it fired moves it to the new time. For hosts whose "device" is software
+    /// ([`crate::scsi::soft::SoftHost`]); the registration stops it with the host's other
+    /// interrupts.
+    pub fn raise_soft_interrupt(&self, after: Delta) {
+        // SAFETY: The private area is initialised while a `&Host` exists (type invariant).
+        unsafe { (*self.private()).soft.raise(after) }
+    }
+
     /// The driver's per-host data.
     #[inline]
     pub fn data(&self) -> Pin<&HostData<'_, T>> {
         // SAFETY: By the type invariant the private area holds an initialised `HostData`,
         // which `Registration::new` placed there for the lifetime of the binding (`'bound`).
-        // It is `shost_priv()`: the host's `hostdata` array, read here without the C helper
-        // as this runs for every command.
-        let long: &HostData<'_, T> =
-            unsafe { &*(*self.as_raw()).hostdata.as_ptr().cast::<HostData<'_, T>>() };
+        let long: &HostData<'_, T> = unsafe { &(*self.private()).data };
         // The data lives at least as long as this borrow of the host; shortening the lifetime
         // is sound because `T::HostData` is covariant.
         let short = <T::HostData as CovariantForLt>::cast_ref(long);
@@ -393,35 +440,16 @@ impl<T: HostOps> Host<T> {
     /// returned for it, as the device echoed it, whichever hardware queue it came on. Returns
     /// `None` for a context that does not name a command the device holds now: a late
     /// completion after an abort or reset, a duplicate, or nonsense from the device. Safe from
-    /// interrupt context.
+    /// interrupt context, and at any time while the host's interrupts are installed: it reads
+    /// only the host's in-flight table, never the block layer's tags (which the midlayer frees
+    /// before the interrupts go, and whose requests an I/O scheduler may free).
     #[inline]
     pub fn take_from_hardware(&self, ctx: crate::scsi::ring::ContextTag) -> Option<Command<T>> {
-        // SAFETY: By the type invariant `self.0` is a valid host; these fields are set before
-        // it is added and never change.
-        let (queues, shared, depth) = unsafe {
-            let s = &*self.as_raw();
-            (
-                s.nr_hw_queues,
-                s.host_tagset() != 0,
-                crate::scsi::command::tags_per_queue(s),
-            )
-        };
-        // The inverse of `Command::index`.
-        let (hwq, tag) = if depth > 0 && queues > 1 && !shared {
-            (u32::from(ctx.tag) / depth, u32::from(ctx.tag) % depth)
-        } else {
-            (0, u32::from(ctx.tag))
-        };
-        let unique = (hwq << 16) | tag;
-        // CAST: `scsi_host_find_tag` takes the unique tag as a C `int`, bit for bit.
-        let unique = unique as c_int;
-        // SAFETY: By the type invariant `self.0` is a valid host. `scsi_host_find_tag` checks
-        // the queue and tag ranges and returns NULL for a tag that is not started.
-        let raw = unsafe { bindings::scsi_host_find_tag(self.as_raw(), unique) };
-        let raw = NonNull::new(raw)?;
-        // SAFETY: `raw` is a started command of this host, whose PDU `init_cmd_priv`
-        // initialised.
-        unsafe { Command::<T>::take_from_hardware(raw, ctx.seq) }
+        let entry = self.inflight().get(ctx.tag)?;
+        let cmd = entry.take(ctx.tag, ctx)?;
+        // SAFETY: We moved the entry from `Hardware` to `Driver`; `cmd` is the command the
+        // device held, valid until it is completed, which only the new `Command` can do.
+        unsafe { Command::from_entry(cmd, entry, ctx.tag) }
     }
 
     /// Calls `f` with every busy command of the host (`scsi_host_busy_iter()`).
@@ -454,11 +482,27 @@ impl<T: HostOps> Host<T> {
     /// Completes or reclaims every command the device holds, after a reset lost them all:
     /// `f` receives each as an owned [`Command`], and must complete it (typically with
     /// [`crate::scsi::HostByte::Reset`]). Returns how many there were.
-    pub fn reclaim_all(&self, mut f: impl FnMut(Command<T>)) -> u32 {
+    pub fn reclaim_all(&self, f: impl FnMut(Command<T>)) -> u32 {
+        self.reclaim_matching(|_| true, f)
+    }
+
+    /// As [`Host::reclaim_all`], for the commands the device holds whose device matches
+    /// `filter`: after a device, target or bus reset.
+    pub fn reclaim_matching(
+        &self,
+        mut filter: impl FnMut(&ScsiDevice) -> bool,
+        mut f: impl FnMut(Command<T>),
+    ) -> u32 {
         let mut n = 0;
         self.for_each_busy(|cmd| {
-            // SAFETY: A busy command of a host of `T`, with an initialised PDU.
-            if let Some(cmd) = unsafe { Command::<T>::take_any_from_hardware(cmd) } {
+            // SAFETY: A busy command of a host of `T`, valid during the iteration; only its
+            // device is read here.
+            let sdev = unsafe { ScsiDevice::from_ptr((*cmd.as_ptr()).device) };
+            if !filter(sdev) {
+                return;
+            }
+            // SAFETY: A busy (started) command of this host, with an initialised PDU.
+            if let Some(cmd) = unsafe { Command::<T>::take_any_from_hardware(self, cmd) } {
                 n += 1;
                 f(cmd);
             }
@@ -478,6 +522,52 @@ impl<T: HostOps> Host<T> {
             }
         });
         n
+    }
+
+    /// After an error-handler entry point: makes sure that no command the midlayer took back
+    /// (timed out, `SCMD_STATE_COMPLETE` set) in `scope` has a `Command` or, with `reclaim`,
+    /// is still held by the device; those are reclaimed (the device has let go of them, or the
+    /// driver failed to make it: the midlayer is about to end them either way). Waits, sleeping,
+    /// for a `Command` that exists for one of them to be completed: it is an interrupt handler
+    /// or a completion path finishing it, which does not sleep.
+    fn settle_taken_back(&self, reclaim: bool, mut scope: impl FnMut(&EhCommand<T>) -> bool) {
+        let start = crate::time::Instant::<crate::time::Monotonic>::now();
+        let mut warned = false;
+        loop {
+            let mut owned = 0u32;
+            self.for_each_busy(|cmd| {
+                let raw = cmd.as_ptr();
+                // SAFETY: A busy command of this host, valid during the iteration. `state` is
+                // a bit field the midlayer sets atomically: a volatile read of the word.
+                let state = unsafe { core::ptr::read_volatile(&raw const (*raw).state) };
+                if state & (1 << bindings::SCMD_STATE_COMPLETE) == 0 {
+                    return;
+                }
+                // SAFETY: As above; the command's device outlives it.
+                let (_, ecmd) = unsafe { EhCommand::<T>::from_raw(raw) };
+                if !scope(ecmd) {
+                    return;
+                }
+                if reclaim && ecmd.reclaim() {
+                    crate::pr_debug!("scsi: tag {} reclaimed after error handling\n", ecmd.tag());
+                }
+                if ecmd.owned_by_driver() {
+                    owned += 1;
+                }
+            });
+            if owned == 0 {
+                return;
+            }
+            if !warned && start.elapsed() > Delta::from_secs(10) {
+                warned = true;
+                crate::pr_warn!(
+                    "scsi{}: {} commands the midlayer took back are still held by the driver\n",
+                    self.host_no(),
+                    owned
+                );
+            }
+            crate::time::delay::fsleep(Delta::from_millis(1));
+        }
     }
 
     /// Runs a reserved command: takes one of the host's reserved commands
@@ -695,11 +785,9 @@ impl<T: HostOps> Template<T> {
         } else {
             None
         };
-        t.eh_host_reset_handler = if T::HAS_EH_HOST_RESET {
-            Some(Callbacks::<T>::eh_host_reset)
-        } else {
-            None
-        };
+        // Always: the last step of error handling, where the abstraction reclaims what the
+        // midlayer took back.
+        t.eh_host_reset_handler = Some(Callbacks::<T>::eh_host_reset);
         t.eh_timed_out = if T::HAS_EH_TIMED_OUT || T::HAS_QUEUE_RESERVED_COMMAND {
             Some(Callbacks::<T>::eh_timed_out)
         } else {
@@ -791,9 +879,11 @@ impl<T: HostOps> Callbacks<T> {
     ) -> bindings::scsi_qc_status {
         // SAFETY: The midlayer only queues to added hosts, whose data is initialised.
         let host = unsafe { Self::host(shost) };
-        // SAFETY: The midlayer gives us `cmd`, non-NULL, to own until `scsi_done()`.
-        let cmd = unsafe { Command::<T>::from_queue(NonNull::new_unchecked(cmd)) };
-        Self::qc_status(T::queuecommand(host, cmd))
+        // SAFETY: The midlayer gives us `cmd`, non-NULL and started, to own until `scsi_done()`.
+        match unsafe { Command::<T>::from_queue(host, NonNull::new_unchecked(cmd)) } {
+            Ok(cmd) => Self::qc_status(T::queuecommand(host, cmd)),
+            Err(why) => Self::busy(why),
+        }
     }
 
     /// # Safety
@@ -806,8 +896,10 @@ impl<T: HostOps> Callbacks<T> {
         // SAFETY: As for `queuecommand`.
         let host = unsafe { Self::host(shost) };
         // SAFETY: As for `queuecommand`.
-        let cmd = unsafe { Command::<T>::from_queue(NonNull::new_unchecked(cmd)) };
-        Self::qc_status(T::queue_reserved_command(host, cmd))
+        match unsafe { Command::<T>::from_queue(host, NonNull::new_unchecked(cmd)) } {
+            Ok(cmd) => Self::qc_status(T::queue_reserved_command(host, cmd)),
+            Err(why) => Self::busy(why),
+        }
     }
 
     /// What `queuecommand` returns for the driver's answer; a refused command goes back.
@@ -817,12 +909,17 @@ impl<T: HostOps> Callbacks<T> {
             Ok(()) => 0,
             Err(Refused { cmd, why }) => {
                 cmd.give_back();
-                match why {
-                    Busy::Host => bindings::scsi_qc_status_SCSI_MLQUEUE_HOST_BUSY,
-                    Busy::Device => bindings::scsi_qc_status_SCSI_MLQUEUE_DEVICE_BUSY,
-                    Busy::Target => bindings::scsi_qc_status_SCSI_MLQUEUE_TARGET_BUSY,
-                }
+                Self::busy(why)
             }
+        }
+    }
+
+    #[inline]
+    fn busy(why: Busy) -> bindings::scsi_qc_status {
+        match why {
+            Busy::Host => bindings::scsi_qc_status_SCSI_MLQUEUE_HOST_BUSY,
+            Busy::Device => bindings::scsi_qc_status_SCSI_MLQUEUE_DEVICE_BUSY,
+            Busy::Target => bindings::scsi_qc_status_SCSI_MLQUEUE_TARGET_BUSY,
         }
     }
 
@@ -862,47 +959,85 @@ impl<T: HostOps> Callbacks<T> {
 
     /// # Safety
     ///
-    /// Called by the error handler with a command of a host of `T` that it owns.
+    /// Called by the error handler with a started command of a host of `T` that it owns.
     unsafe extern "C" fn eh_abort(cmd: *mut bindings::scsi_cmnd) -> c_int {
-        // SAFETY: The command is valid during the call; its host is a host of `T`.
-        let (host, cmd) = unsafe { EhCommand::<T>::from_raw(cmd) };
-        T::eh_abort(host, cmd).to_raw()
+        // SAFETY: The command is valid and started during the call; its host is a host of `T`.
+        let (host, ecmd) = unsafe { EhCommand::<T>::from_raw(cmd) };
+        let r = T::eh_abort(host, ecmd);
+        // On success the device is done with the command: reclaim it if the driver did not,
+        // and in any case answer only once no `Command` exists for it.
+        host.settle_taken_back(r == EhStatus::Success, |c| core::ptr::eq(c, ecmd));
+        r.to_raw()
+    }
+
+    /// The device of a command the error handler or `scsi_ioctl_reset()` passes: the only part
+    /// of it a reset handler may use, as the ioctl's command is a bare allocation (no private
+    /// area set up, no request started).
+    ///
+    /// # Safety
+    ///
+    /// `cmd` must be such a command, of a host of `T`, valid during the call.
+    unsafe fn reset_target<'a>(cmd: *mut bindings::scsi_cmnd) -> (&'a Host<T>, &'a ScsiDevice) {
+        // SAFETY: The caller's promise; both set `device` to a device of the host, which they
+        // hold a reference on.
+        unsafe { ScsiDevice::from_raw::<T>((*cmd).device) }
     }
 
     /// # Safety
     ///
-    /// See [`Self::eh_abort`].
+    /// Called by the error handler or `scsi_ioctl_reset()` with a command of a host of `T`.
     unsafe extern "C" fn eh_device_reset(cmd: *mut bindings::scsi_cmnd) -> c_int {
-        // SAFETY: As for `eh_abort`.
-        let (host, cmd) = unsafe { EhCommand::<T>::from_raw(cmd) };
-        T::eh_device_reset(host, cmd).to_raw()
+        // SAFETY: The caller's promise.
+        let (host, sdev) = unsafe { Self::reset_target(cmd) };
+        let r = T::eh_device_reset(host, sdev);
+        let (ch, id, lun) = (sdev.channel(), sdev.id(), sdev.lun());
+        host.settle_taken_back(r == EhStatus::Success, |c| {
+            let d = c.device();
+            d.channel() == ch && d.id() == id && d.lun() == lun
+        });
+        r.to_raw()
     }
 
     /// # Safety
     ///
-    /// See [`Self::eh_abort`].
+    /// See [`Self::eh_device_reset`].
     unsafe extern "C" fn eh_target_reset(cmd: *mut bindings::scsi_cmnd) -> c_int {
-        // SAFETY: As for `eh_abort`.
-        let (host, cmd) = unsafe { EhCommand::<T>::from_raw(cmd) };
-        T::eh_target_reset(host, cmd).to_raw()
+        // SAFETY: The caller's promise.
+        let (host, sdev) = unsafe { Self::reset_target(cmd) };
+        let r = T::eh_target_reset(host, sdev);
+        let (ch, id) = (sdev.channel(), sdev.id());
+        host.settle_taken_back(r == EhStatus::Success, |c| {
+            c.device().channel() == ch && c.device().id() == id
+        });
+        r.to_raw()
     }
 
     /// # Safety
     ///
-    /// See [`Self::eh_abort`].
+    /// See [`Self::eh_device_reset`].
     unsafe extern "C" fn eh_bus_reset(cmd: *mut bindings::scsi_cmnd) -> c_int {
-        // SAFETY: As for `eh_abort`.
-        let (host, cmd) = unsafe { EhCommand::<T>::from_raw(cmd) };
-        T::eh_bus_reset(host, cmd).to_raw()
+        // SAFETY: The caller's promise.
+        let (host, sdev) = unsafe { Self::reset_target(cmd) };
+        let ch = sdev.channel();
+        let r = T::eh_bus_reset(host, ch);
+        host.settle_taken_back(r == EhStatus::Success, |c| c.device().channel() == ch);
+        r.to_raw()
     }
 
     /// # Safety
     ///
-    /// See [`Self::eh_abort`].
+    /// See [`Self::eh_device_reset`].
     unsafe extern "C" fn eh_host_reset(cmd: *mut bindings::scsi_cmnd) -> c_int {
-        // SAFETY: As for `eh_abort`.
-        let (host, cmd) = unsafe { EhCommand::<T>::from_raw(cmd) };
-        T::eh_host_reset(host, cmd).to_raw()
+        // SAFETY: The caller's promise.
+        let (host, _) = unsafe { Self::reset_target(cmd) };
+        let r = if T::HAS_EH_HOST_RESET {
+            T::eh_host_reset(host)
+        } else {
+            EhStatus::Failed
+        };
+        // Success or not, the midlayer now retries or ends every command it took back.
+        host.settle_taken_back(true, |_| true);
+        r.to_raw()
     }
 
     /// # Safety
@@ -918,9 +1053,11 @@ impl<T: HostOps> Callbacks<T> {
         if reserved {
             // The driver's own command (an abort, say) timed out, maybe in the error handler,
             // which then waits for it: take it back from the device and end it here.
-            // SAFETY: A started command of a host of `T` with an initialised PDU.
+            // SAFETY: The midlayer only times out commands of added hosts.
+            let host = unsafe { Host::<T>::from_raw((*(*cmd).device).host) };
+            // SAFETY: A started command of this host with an initialised PDU.
             return match unsafe {
-                Command::<T>::take_any_from_hardware(NonNull::new_unchecked(cmd))
+                Command::<T>::take_any_from_hardware(host, NonNull::new_unchecked(cmd))
             } {
                 Some(c) => {
                     c.complete_with(HostByte::TimeOut, ScsiStatus::GOOD);
@@ -1123,8 +1260,20 @@ where
         try_pin_init!(&this in Self {
             shost: {
                 let depth = u64::from(config.can_queue) + u64::from(config.nr_reserved_cmds);
-                if !config.host_tagset && u64::from(config.nr_hw_queues) * depth > 1 << 16 {
+                let queues = if config.host_tagset { 1 } else { u64::from(config.nr_hw_queues) };
+                let indices = queues * depth;
+                if indices == 0 || indices > 1 << 16 {
                     // Command indices (`Command::index`) and context tags are 16 bits wide.
+                    dev_err!(
+                        dev,
+                        "{} queues of {} commands: 1 to 65536 command indices are possible\n",
+                        queues,
+                        depth
+                    );
+                    return Err(EINVAL);
+                }
+                if let Some(n) = vectors.as_ref().map(|v| v.len()).filter(|&n| n > MAX_VECTORS) {
+                    dev_err!(dev, "{} interrupt vectors: a host takes at most {}\n", n, MAX_VECTORS);
                     return Err(EINVAL);
                 }
                 if config.nr_reserved_cmds > 0 && !T::HAS_QUEUE_RESERVED_COMMAND {
@@ -1144,23 +1293,38 @@ where
                     );
                     return Err(EINVAL);
                 }
-                // CAST: The private area must hold the host data.
-                let priv_size = size_of::<HostData<'bound, T>>() as c_int;
+                // CAST: at most 65536, checked above.
+                let inflight = InFlight::new(indices as usize)?;
+                // CAST: The private area must hold the abstraction's part and the host data.
+                let priv_size = size_of::<HostPriv<'bound, T>>() as c_int;
                 // SAFETY: `template` is a valid template for the lifetime of the module.
                 let shost = unsafe { bindings::scsi_host_alloc(template.as_ptr(), priv_size) };
                 let shost = NonNull::new(shost).ok_or(ENOMEM)?;
                 // SAFETY: The private area is `priv_size` bytes of the fresh host, aligned to at
                 // least `unsigned long` like the C drivers' data, and unused.
-                let slot = unsafe { bindings::shost_priv(shost.as_ptr()) }.cast::<HostData<'bound, T>>();
-                if !slot.is_aligned() {
+                let private =
+                    unsafe { bindings::shost_priv(shost.as_ptr()) }.cast::<HostPriv<'bound, T>>();
+                if !private.is_aligned() {
                     // SAFETY: `shost` is ours and not added.
                     unsafe { bindings::scsi_host_put(shost.as_ptr()) };
                     return Err(EINVAL);
                 }
+                // SAFETY: `private` is valid, aligned, uninitialised memory of the right size in
+                // the host's allocation, which does not move; the data is initialised below
+                // before anything can raise the timer, and `teardown` stops it first.
+                unsafe { SoftIrq::init::<T>(&raw mut (*private).soft, shost.as_ptr()) };
+                // SAFETY: As above, for the in-flight table, which `teardown` drops.
+                unsafe { (&raw mut (*private).inflight).write(inflight) };
+                // SAFETY: As above, for the data field.
+                let slot = unsafe { &raw mut (*private).data };
                 // SAFETY: `slot` is valid, aligned and uninitialised memory of the right size.
                 if let Err(e) = unsafe { data.__init(slot) } {
-                    // SAFETY: `shost` is ours, not added, and its data was not initialised.
-                    unsafe { bindings::scsi_host_put(shost.as_ptr()) };
+                    // SAFETY: `shost` is ours and not added; its table was written above and is
+                    // dropped once, its data was not initialised.
+                    unsafe {
+                        core::ptr::drop_in_place(&raw mut (*private).inflight);
+                        bindings::scsi_host_put(shost.as_ptr());
+                    }
                     return Err(e);
                 }
                 // SAFETY: `shost` is valid and not yet added, so its limits are ours to set.
@@ -1172,6 +1336,7 @@ where
                     // not added, so nothing else uses it.
                     unsafe {
                         core::ptr::drop_in_place(slot);
+                        core::ptr::drop_in_place(&raw mut (*private).inflight);
                         bindings::scsi_host_put(shost.as_ptr());
                     }
                     return Err(e);
@@ -1188,9 +1353,18 @@ where
                 // SAFETY: `this` is pinned and all fields are initialised.
                 let me = unsafe { &mut *this.as_ptr() };
                 if let Some(v) = &me.vectors {
+                    // At most `MAX_VECTORS`, checked above.
                     let n = v.len().min(MAX_VECTORS);
                     for i in 0..n {
-                        let irq = crate::irq::IrqRequest::from(v.index(i)?).irq();
+                        let irq = match v.index(i) {
+                            Ok(r) => crate::irq::IrqRequest::from(r).irq(),
+                            Err(e) => {
+                                // SAFETY: Undo what was done: the handlers registered so far,
+                                // then the host.
+                                unsafe { me.teardown() };
+                                return Err(e);
+                            }
+                        };
                         me.cookies[i] = VectorCookie {
                             shost: me.shost.as_ptr(),
                             // CAST: `i` is below `MAX_VECTORS`.
@@ -1288,10 +1462,16 @@ impl<T: HostOps> Registration<'_, T> {
             unsafe { bindings::free_irq(c.irq, core::ptr::from_mut(c).cast::<c_void>()) };
         }
         self.nr_irqs = 0;
-        // SAFETY: No entry point or handler can run any more; the data was initialised in
-        // `new` and is dropped once, here.
+        let private = self.host().private();
+        // SAFETY: Set up in `new`; nothing but its own callback can raise it now that the
+        // host's entry points and interrupt handlers are gone.
+        unsafe { (*private).soft.stop() };
+        // SAFETY: No entry point or handler can run any more; the data and the table were
+        // initialised in `new` and are dropped once, here, the data first (a `Command` it may
+        // hold refers to the table).
         unsafe {
-            core::ptr::drop_in_place(bindings::shost_priv(shost).cast::<HostData<'_, T>>());
+            core::ptr::drop_in_place(&raw mut (*private).data);
+            core::ptr::drop_in_place(&raw mut (*private).inflight);
             bindings::scsi_host_put(shost);
         }
     }

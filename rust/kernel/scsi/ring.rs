@@ -139,6 +139,93 @@ impl ContextTag {
     }
 }
 
+/// Who holds a command index (a slot of the host's in-flight table): nobody, a `Command` of
+/// the driver, or the device.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Phase {
+    /// No command holds the index.
+    Idle = 0,
+    /// A `Command` exists for the index's command.
+    Driver = 1,
+    /// The device holds the index's command, under the generation of the state.
+    Hardware = 2,
+}
+
+/// The state of a command index: its phase and the generation of its last submission to the
+/// device, packed in one 32-bit word so that one compare-and-exchange both checks a
+/// completion's context and takes the command back.
+///
+/// The generation belongs to the index, not to the request that holds it: every submission
+/// on the index, by whichever request, gets the next one. A completion reported late, for an
+/// earlier submission on the index, carries an earlier generation and matches nothing until
+/// the index has been submitted 65536 more times.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct IndexState {
+    /// Generation of the last submission.
+    pub gen: u16,
+    /// Who holds the index.
+    pub phase: Phase,
+}
+
+impl IndexState {
+    /// A fresh index: idle, generation 0.
+    pub const IDLE: Self = Self {
+        gen: 0,
+        phase: Phase::Idle,
+    };
+
+    /// The state word: generation in bits 31:16, phase in bits 15:0.
+    pub const fn pack(self) -> u32 {
+        // CAST: widening `u16` and a small discriminant to `u32`.
+        (self.gen as u32) << 16 | self.phase as u32
+    }
+
+    /// Decodes a state word; `None` for a phase that is none of the three.
+    pub const fn unpack(v: u32) -> Option<Self> {
+        let phase = match v & 0xffff {
+            0 => Phase::Idle,
+            1 => Phase::Driver,
+            2 => Phase::Hardware,
+            _ => return None,
+        };
+        // CAST: the upper half of a `u32` fits in a `u16`.
+        Some(Self {
+            gen: (v >> 16) as u16,
+            phase,
+        })
+    }
+
+    /// The same generation in another phase.
+    pub const fn with(self, phase: Phase) -> Self {
+        Self {
+            gen: self.gen,
+            phase,
+        }
+    }
+
+    /// The state after the next submission to the device: the next generation, wrapping.
+    pub const fn submitted(self) -> Self {
+        Self {
+            gen: self.gen.wrapping_add(1),
+            phase: Phase::Hardware,
+        }
+    }
+
+    /// The context a device is given for this state's submission of command index `index`.
+    pub const fn context(self, index: u16) -> ContextTag {
+        ContextTag {
+            tag: index,
+            seq: self.gen,
+        }
+    }
+
+    /// Whether a completion with context `ctx` names the submission this state records, on
+    /// index `index`: the only case in which the command is taken back.
+    pub const fn matches(self, index: u16, ctx: ContextTag) -> bool {
+        matches!(self.phase, Phase::Hardware) && ctx.tag == index && ctx.seq == self.gen
+    }
+}
+
 #[cfg(any(test, CONFIG_RUST_SCSI_KUNIT_TEST))]
 #[cfg_attr(not(test), ::kernel::macros::kunit_tests(rust_scsi_ring))]
 mod tests {
@@ -185,6 +272,60 @@ mod tests {
                 assert_eq!(r.pending(c, p).unwrap().count(), r.distance(c, p) as usize);
             }
         }
+    }
+
+    #[test]
+    fn index_state_round_trip() {
+        for phase in [Phase::Idle, Phase::Driver, Phase::Hardware] {
+            for gen in [0, 1, 0x7fff, 0xffff] {
+                let st = IndexState { gen, phase };
+                assert_eq!(IndexState::unpack(st.pack()), Some(st));
+            }
+        }
+        assert_eq!(IndexState::IDLE.pack(), 0);
+        assert_eq!(IndexState::unpack(3), None);
+        assert_eq!(
+            IndexState::unpack(0x0001_0002),
+            Some(IndexState {
+                gen: 1,
+                phase: Phase::Hardware
+            })
+        );
+    }
+
+    #[test]
+    fn generations_wrap_at_65536() {
+        let st = IndexState {
+            gen: 0xffff,
+            phase: Phase::Driver,
+        };
+        assert_eq!(
+            st.submitted(),
+            IndexState {
+                gen: 0,
+                phase: Phase::Hardware
+            }
+        );
+    }
+
+    #[test]
+    fn a_late_completion_matches_no_later_submission() {
+        // A completion for submission 1 of index 3, reported after the index was given to other
+        // commands (whichever requests they were): none of the next 65535 submissions matches.
+        let first = IndexState::IDLE.submitted();
+        let late = first.context(3);
+        assert!(first.matches(3, late));
+        assert!(!first.with(Phase::Driver).matches(3, late));
+        assert!(!first.with(Phase::Idle).matches(3, late));
+        assert!(!first.matches(4, late));
+        let mut st = first;
+        for _ in 0..65535 {
+            st = st.with(Phase::Idle).submitted();
+            assert!(!st.matches(3, late));
+        }
+        // The 65536th wraps back onto it: a context is 32 bits, 16 of them the generation.
+        st = st.with(Phase::Idle).submitted();
+        assert!(st.matches(3, late));
     }
 
     #[test]

@@ -17,3 +17,7 @@ pub mod rmegasas_fw;
 /// rmegasas: MFI frames.
 #[path = "../../../drivers/scsi/rmegasas/frame.rs"]
 pub mod rmegasas_frame;
+
+/// rscsi_debug: the CDBs it emulates.
+#[path = "../../../drivers/scsi/rscsi_debug/cdb.rs"]
+pub mod rscsi_debug_cdb;
