@@ -566,6 +566,13 @@ impl HostOps for Rmegasas {
         sdev.change_queue_depth(depth.clamp(1, max))
     }
 
+    fn quiesce(host: &Host<Self>) {
+        // Nothing is outstanding: mask the controller's interrupts while our handler is still
+        // installed (an INTx line may be shared). The cache flush and shutdown that follow, when
+        // the host data goes, are polled.
+        host.data().disable_interrupts();
+    }
+
     fn debugfs_show(host: &Host<Self>, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let mfi = host.data();
         let st = &mfi.stats;

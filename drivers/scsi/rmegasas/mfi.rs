@@ -454,6 +454,13 @@ impl<'bound> Mfi<'bound> {
         self.bar.write_reg(regs::OMSK::zeroed().with_value(mask));
     }
 
+    /// Masks every interrupt (all ones, which also resets the emulated controller's reply
+    /// queue: only with nothing outstanding, or before a reset).
+    pub(crate) fn disable_interrupts(&self) {
+        self.bar
+            .write_reg(regs::OMSK::zeroed().with_value(u32::MAX));
+    }
+
     /// The bus address of the I/O frame of `tag`, as the inbound queue port takes it.
     #[inline]
     pub(crate) fn frame_addr(&self, tag: u16) -> Option<u32> {
@@ -549,8 +556,7 @@ impl<'bound> Mfi<'bound> {
         let mut mgmt = self.mgmt.lock();
         // Masking all interrupts resets QEMU's controller and its reply queue; the doorbell
         // reset does the same on real firmware.
-        self.bar
-            .write_reg(regs::OMSK::zeroed().with_value(u32::MAX));
+        self.disable_interrupts();
         transition_to_ready(self.pdev, &self.bar, true)?;
         {
             // No interrupt handler may drain while the indices restart.
@@ -580,8 +586,9 @@ impl<'bound> Mfi<'bound> {
         Ok((self.drives.0.xchg(now, Relaxed), now))
     }
 
-    /// Flushes the controller's cache and shuts it down, at unbind. Polled; interrupts masked
-    /// first (which also resets the emulated controller's queue, as nothing is outstanding).
+    /// Flushes the controller's cache and shuts it down, at unbind. Polled; the host's
+    /// `quiesce` masked the interrupts before (which also reset the emulated controller's
+    /// queue, as nothing was outstanding).
     pub(crate) fn shutdown(&self) {
         let mut mgmt = self.mgmt.lock();
         for op in [dcmd::CTRL_CACHE_FLUSH, dcmd::CTRL_SHUTDOWN] {

@@ -319,6 +319,15 @@ pub trait HostOps: Sized + 'static {
     fn debugfs_write(_host: &Host<Self>, _input: &[u8]) -> Result {
         build_error!(VTABLE_DEFAULT_ERROR)
     }
+
+    /// Quiesces the device as the host goes (not part of the C template): called once by the
+    /// [`Registration`], after `scsi_remove_host()` returned (no device and no command is
+    /// left) and before the interrupt handlers are freed, so that the driver masks its
+    /// device's interrupts while a handler is still there to take a last one. The host data
+    /// is dropped afterwards.
+    fn quiesce(_host: &Host<Self>) {
+        build_error!(VTABLE_DEFAULT_ERROR)
+    }
 }
 
 /// A SCSI host (`struct Scsi_Host`) whose private area holds `T`'s [`HostOps::HostData`].
@@ -1457,6 +1466,9 @@ impl<T: HostOps> Registration<'_, T> {
         // SAFETY: The host is added (invariant); removing it waits for its devices and their
         // commands, which still need the interrupt handlers.
         unsafe { bindings::scsi_remove_host(shost) };
+        if T::HAS_QUIESCE {
+            T::quiesce(self.host());
+        }
         for c in &mut self.cookies[..self.nr_irqs] {
             // SAFETY: Registered in `new` with this cookie.
             unsafe { bindings::free_irq(c.irq, core::ptr::from_mut(c).cast::<c_void>()) };
