@@ -356,11 +356,12 @@ fn identify(cmd: &Command<Sdebug>) -> CmdId {
 }
 
 /// Reports one completion of the device.
-fn deliver(host: &SdebugHost, p: Pending) {
+fn deliver(host: &SdebugHost, p: Pending, epoch: u64) {
     let d = host.data();
     let Some(cmd) = host.take_from_hardware(p.ctx) else {
-        if p.kind == Kind::Normal {
-            // The device held this command, so the abstraction must have returned it.
+        if p.kind == Kind::Normal && d.sim.lock().epoch == epoch {
+            // The device held this command and no abort or reset reclaimed it since, so the
+            // abstraction must have returned it.
             d.stats.lost.inc();
             pr_err!("completion of {:?} was refused: a command is lost\n", p.ctx);
         } else {
@@ -537,8 +538,10 @@ impl HostOps for Sdebug {
         let mut due: [Option<Pending>; sim::BATCH] = [None; sim::BATCH];
         let mut parked: [Option<Command<Self>>; 4] = [const { None }; 4];
         let mut n = 0;
+        let epoch;
         {
             let mut s = d.sim.lock();
+            epoch = s.epoch;
             s.armed = None;
             let mut i = 0;
             while i < s.pending.len() && n < sim::BATCH {
@@ -593,7 +596,7 @@ impl HostOps for Sdebug {
             }
         }
         for p in due.iter().take(n).flatten() {
-            deliver(host, *p);
+            deliver(host, *p, epoch);
         }
         for c in parked.iter_mut().filter_map(|c| c.take()) {
             c.complete();
@@ -636,6 +639,7 @@ impl HostOps for Sdebug {
             }
             s.pending
                 .retain(|p| !(p.kind == Kind::Normal && p.ctx == ctx));
+            s.epoch += 1;
         }
         cmd.reclaim();
         EhStatus::Success

@@ -135,6 +135,9 @@ pub(crate) struct Sim {
     pub(crate) storm: u64,
     /// Pseudo-random state for bogus contexts (xorshift).
     pub(crate) rng: u32,
+    /// Bumped by every abort and reset, under the lock: a completion taken out of `pending`
+    /// before one and refused after it was reclaimed by it, not lost.
+    pub(crate) epoch: u64,
     /// Indices of the host (`nr_hw_queues * can_queue`, at most 65536).
     pub(crate) indices: u32,
 }
@@ -158,6 +161,7 @@ impl Sim {
             parked: KVec::with_capacity(n, GFP_KERNEL)?,
             armed: None,
             storm: 0,
+            epoch: 0,
             rng: 0x2545_f491,
             indices,
         })
@@ -210,6 +214,7 @@ impl Sim {
     /// Forgets every command the device holds for which `scope` is true, as a reset does;
     /// late and duplicate completions stay (a device may still report them).
     pub(crate) fn forget(&mut self, mut scope: impl FnMut(u32, u64) -> bool) {
+        self.epoch += 1;
         self.pending
             .retain(|p| p.kind != Kind::Normal || !scope(p.target, p.lun));
         for h in self.held.iter_mut() {
