@@ -14,6 +14,7 @@ __rust_helper int rust_helper_scsi_add_host(struct Scsi_Host *host, struct devic
 	return scsi_add_host(host, dev);
 }
 
+/* For the tests that keep kernel::scsi's own `scsi_cmd_priv()` equal to this one. */
 __rust_helper void *rust_helper_scsi_cmd_priv(struct scsi_cmnd *cmd)
 {
 	return scsi_cmd_priv(cmd);
@@ -22,11 +23,6 @@ __rust_helper void *rust_helper_scsi_cmd_priv(struct scsi_cmnd *cmd)
 __rust_helper struct request *rust_helper_scsi_cmd_to_rq(struct scsi_cmnd *scmd)
 {
 	return scsi_cmd_to_rq(scmd);
-}
-
-__rust_helper struct scsi_cmnd *rust_helper_scsi_host_find_tag(struct Scsi_Host *shost, int tag)
-{
-	return scsi_host_find_tag(shost, tag);
 }
 
 __rust_helper unsigned int rust_helper_scsi_sg_count(struct scsi_cmnd *cmd)
@@ -39,22 +35,8 @@ __rust_helper struct scatterlist *rust_helper_scsi_sglist(struct scsi_cmnd *cmd)
 	return scsi_sglist(cmd);
 }
 
-__rust_helper unsigned int rust_helper_scsi_bufflen(struct scsi_cmnd *cmd)
-{
-	return scsi_bufflen(cmd);
-}
-
 __rust_helper void rust_helper_scsi_set_resid(struct scsi_cmnd *cmd, unsigned int resid)
 {
 	scsi_set_resid(cmd, resid);
 }
 
-__rust_helper u32 rust_helper_blk_mq_unique_tag_to_hwq(u32 unique_tag)
-{
-	return blk_mq_unique_tag_to_hwq(unique_tag);
-}
-
-__rust_helper u16 rust_helper_blk_mq_unique_tag_to_tag(u32 unique_tag)
-{
-	return blk_mq_unique_tag_to_tag(unique_tag);
-}

@@ -50,7 +50,8 @@ use crate::{
         Completions,
         CtrlInfo,
         Mfi,
-        Stats, //
+        Stats,
+        RESET_TRIES, //
     },
     regs,
 };
@@ -94,6 +95,10 @@ const ABORT_TIMEOUT: Delta = Delta::from_secs(30);
 
 /// How long a device reset waits for the device's commands to drain.
 const DEVICE_RESET_DRAIN: Delta = Delta::from_secs(30);
+
+/// The pause between two controller reset attempts (the C driver waits 5 s after each online
+/// controller reset before it looks again; here the next attempt does its own waiting).
+const RESET_RETRY_PAUSE: Delta = Delta::from_secs(1);
 
 /// Writes `segs` as an SG list in the controller's format at `sgl` in a frame.
 ///
@@ -251,12 +256,9 @@ fn complete_ctx(
     if let Some(sense) = sense {
         cmd.sense_buffer().copy_from_slice(&sense);
     }
-    // Only a bounced command owns the buffer: look once, copy a read out, give it back.
-    if let Some((buf, c)) = mfi.bounce.owned(&mut cmd) {
-        if c.direction() == DataDirection::FromDevice && host_byte == HostByte::Ok {
-            c.copy_from_buffer(buf);
-        }
-        mfi.bounce.release(c.index());
+    // A bounced read's data is copied out; the completion gives the buffer back.
+    if host_byte == HostByte::Ok {
+        cmd.copy_from_bounce();
     }
     // The firmware does not report residuals; a short transfer shows as an error.
     cmd.complete_with(host_byte, status);
@@ -317,6 +319,12 @@ impl HostOps for Rmegasas {
 
     fn queuecommand(host: &Host<Self>, mut cmd: Command<Self>) -> Result<(), Refused<Self>> {
         let mfi = host.data();
+        if mfi.is_dead() {
+            // As megaraid_sas once it killed the adapter: fail at once, never post.
+            Stats::inc(&mfi.stats.no_connect);
+            cmd.complete_with(HostByte::NoConnect, ScsiStatus::GOOD);
+            return Ok(());
+        }
         let (id, lun) = (cmd.device().id(), cmd.device().lun());
         if id >= MAX_TARGETS as u32 || lun > 255 {
             cmd.complete_with(HostByte::BadTarget, ScsiStatus::GOOD);
@@ -340,25 +348,14 @@ impl HostOps for Rmegasas {
             None => {
                 // More segments than a frame may describe: copy the data through the bounce
                 // buffer, described by one element. One command at a time holds it.
-                let seg = match mfi.bounce.claim(&mut cmd) {
-                    Some((buf, dma, c)) => {
-                        if c.direction() == DataDirection::ToDevice {
-                            c.copy_to_buffer(buf);
-                        }
-                        sg::Segment {
-                            addr: dma,
-                            len: c.transfer_len(),
-                        }
-                    }
-                    None => {
-                        Stats::inc(&mfi.stats.busy);
-                        return Err(Refused::host_busy(cmd));
-                    }
+                let Some(seg) = cmd.bounce() else {
+                    Stats::inc(&mfi.stats.busy);
+                    return Err(Refused::host_busy(cmd));
                 };
                 match build_frame(&mfi, &mut cmd, Some(seg)) {
                     Some(n) => n,
                     None => {
-                        mfi.bounce.release(cmd.index());
+                        // The completion gives the buffer back.
                         cmd.complete_with(HostByte::Error, ScsiStatus::GOOD);
                         return Ok(());
                     }
@@ -450,6 +447,11 @@ impl HostOps for Rmegasas {
             // Completed meanwhile.
             return EhStatus::Success;
         };
+        if mfi.is_dead() {
+            // Nothing answers an ABORT frame any more.
+            Stats::inc(&mfi.stats.aborts_failed);
+            return EhStatus::Failed;
+        }
         // The ABORT frame is a reserved command: a frame of the pool, posted and completed
         // like I/O (through the interrupt handler), with no lock of its own.
         let status = host
@@ -466,9 +468,8 @@ impl HostOps for Rmegasas {
             Ok(MfiStatus::OK) => {
                 // The aborted frame may still complete (status 0x2e); once reclaimed, that
                 // completion finds an old context and is ignored.
-                if cmd.reclaim() {
-                    mfi.bounce.release(cmd.index());
-                }
+                // Reclaiming it undoes its mapping and gives back its bounce buffer.
+                cmd.reclaim();
                 EhStatus::Success
             }
             Ok(s) if s == MfiStatus::ABORT_NOT_POSSIBLE && !cmd.in_hardware() => {
@@ -528,27 +529,58 @@ impl HostOps for Rmegasas {
     fn eh_host_reset(host: &Host<Self>) -> EhStatus {
         let mfi = host.data();
         Stats::inc(&mfi.stats.resets);
+        if mfi.is_dead() {
+            dev_err!(mfi.pdev, "cannot recover from previous reset failures\n");
+            return EhStatus::Failed;
+        }
         dev_warn!(
             mfi.pdev,
             "resetting the controller ({} commands busy)\n",
             host.busy()
         );
-        if let Err(e) = mfi.reset() {
-            dev_err!(mfi.pdev, "controller reset failed: {:?}\n", e);
-            return EhStatus::Failed;
-        }
+        // Each attempt ends with the controller holding no frame (the reset cancels them), or
+        // with the controller not answering: try again, as the C driver does, then give up.
+        let mut tries = 0;
+        let (host_byte, status) = loop {
+            tries += 1;
+            match mfi.reset() {
+                Ok(()) => break (HostByte::Reset, EhStatus::Success),
+                // Another reset gave up on the controller meanwhile.
+                Err(_) if mfi.is_dead() => break (HostByte::NoConnect, EhStatus::Failed),
+                Err(e) if tries < RESET_TRIES => {
+                    Stats::inc(&mfi.stats.reset_retries);
+                    dev_warn!(
+                        mfi.pdev,
+                        "controller reset {} of {} failed: {:?}; trying again\n",
+                        tries,
+                        RESET_TRIES,
+                        e
+                    );
+                    kernel::time::delay::fsleep(RESET_RETRY_PAUSE);
+                }
+                Err(e) => {
+                    dev_err!(mfi.pdev, "controller reset failed: {:?}\n", e);
+                    // The controller stops and does no more DMA: what it held can go.
+                    mfi.kill();
+                    break (HostByte::NoConnect, EhStatus::Failed);
+                }
+            }
+        };
         // The controller dropped every frame it held: complete them (the midlayer retries what
-        // it owns) so that none is lost and none completes twice.
-        let n = host.reclaim_all(|c| {
-            mfi.bounce.release(c.index());
-            c.complete_with(HostByte::Reset, ScsiStatus::GOOD)
-        });
-        dev_info!(
-            mfi.pdev,
-            "controller reset done; {} commands reclaimed\n",
-            n
-        );
-        EhStatus::Success
+        // it owns, or ends it if the controller is dead) so that none is lost and none
+        // completes twice.
+        let n = host.reclaim_all(|c| c.complete_with(host_byte, ScsiStatus::GOOD));
+        if status == EhStatus::Success {
+            dev_info!(
+                mfi.pdev,
+                "controller reset done after {} attempts; {} commands reclaimed\n",
+                tries,
+                n
+            );
+        } else {
+            dev_err!(mfi.pdev, "controller dead; {} commands reclaimed\n", n);
+        }
+        status
     }
 
     fn sdev_init(host: &Host<Self>, sdev: &ScsiDevice) -> Result {
@@ -623,10 +655,13 @@ impl HostOps for Rmegasas {
             ("device_resets", st.device_resets.load(Relaxed)),
             ("host_resets", st.resets.load(Relaxed)),
             ("host_busy", st.busy.load(Relaxed)),
+            ("reset_retries", st.reset_retries.load(Relaxed)),
+            ("no_connect", st.no_connect.load(Relaxed)),
+            ("dead", u64::from(mfi.is_dead())),
         ] {
             writeln!(f, "{}: {}", name, v)?;
         }
-        writeln!(f, "bounced: {}", mfi.bounce.count())?;
+        writeln!(f, "bounced: {}", host.bounce_count())?;
         for (i, &n) in counts.by_status.iter().enumerate() {
             if n != 0 {
                 writeln!(f, "mfi_status_{:#04x}: {}", i, n)?;
@@ -639,7 +674,7 @@ impl HostOps for Rmegasas {
         match input.trim_ascii() {
             b"reset-stats" => {
                 host.data().reset_stats();
-                host.data().bounce.reset_count();
+                host.reset_bounce_count();
                 Ok(())
             }
             b"rescan" => rescan(host),

@@ -38,10 +38,7 @@ use kernel::{
             Ring, //
         },
         sg,
-        slots::{
-            Bounce,
-            SlotPool, //
-        },
+        slots::SlotPool,
         SENSE_BUFFERSIZE,
     },
     sync::{
@@ -95,6 +92,11 @@ const POLL_TIMEOUT: Delta = Delta::from_secs(30);
 /// How long the firmware may take to reach READY after a reset.
 const READY_TIMEOUT: Delta = Delta::from_secs(60);
 
+/// How often the error handler tries a controller reset before it gives up on the controller
+/// ([`Mfi::kill`]): `megasas_wait_for_outstanding()` issues at most three online controller
+/// resets before `megaraid_sas_kill_hba()`.
+pub(crate) const RESET_TRIES: u32 = 3;
+
 /// The completion path's counters, kept under the reply queue lock with the consumer index:
 /// plain integers, no atomic operation per I/O. debugfs takes the lock to read them.
 #[derive(Clone, Copy)]
@@ -146,6 +148,10 @@ pub(crate) struct Stats {
     pub(crate) resets: Atomic<u64>,
     pub(crate) device_resets: Atomic<u64>,
     pub(crate) busy: Atomic<u64>,
+    /// Controller resets that failed and were tried again.
+    pub(crate) reset_retries: Atomic<u64>,
+    /// Commands refused because the controller is dead ([`Mfi::kill`]).
+    pub(crate) no_connect: Atomic<u64>,
 }
 
 impl Stats {
@@ -157,6 +163,8 @@ impl Stats {
             resets: Atomic::new(0),
             device_resets: Atomic::new(0),
             busy: Atomic::new(0),
+            reset_retries: Atomic::new(0),
+            no_connect: Atomic::new(0),
         }
     }
 
@@ -173,6 +181,8 @@ impl Stats {
             &self.resets,
             &self.device_resets,
             &self.busy,
+            &self.reset_retries,
+            &self.no_connect,
         ] {
             c.store(0, Relaxed);
         }
@@ -252,7 +262,6 @@ pub(crate) struct Mfi<'bound> {
     pub(crate) max_sge: u16,
     pub(crate) sg_limits: sg::Limits,
     pub(crate) pool: SlotPool,
-    pub(crate) bounce: Bounce,
     pub(crate) info: CtrlInfo,
     pub(crate) drives: Drives,
     ring_mem: Coherent<[u32]>,
@@ -261,6 +270,9 @@ pub(crate) struct Mfi<'bound> {
     reply: SpinLockIrq<Reply>,
     #[pin]
     mgmt: Mutex<SlotPool>,
+    /// Non-zero once the controller was given up on ([`Mfi::kill`]): nothing is posted to it
+    /// again until it is probed anew.
+    dead: Atomic<u32>,
     pub(crate) stats: Stats,
 }
 
@@ -331,8 +343,6 @@ pub(crate) struct Setup<'bound> {
     pub(crate) poll_queues: u16,
     /// Most SG elements a frame describes; 0 for the firmware's limit (`sge_limit`).
     pub(crate) sge_limit: u16,
-    /// The host's largest transfer in bytes, the size of the bounce buffer.
-    pub(crate) max_transfer: usize,
 }
 
 impl<'bound> Mfi<'bound> {
@@ -355,7 +365,6 @@ impl<'bound> Mfi<'bound> {
                 use_ldio,
                 poll_queues,
                 sge_limit,
-                max_transfer,
             } = s;
             // Linux reads the MSI-X bit as "the firmware takes IEEE SGEs"; QEMU agrees.
             let sge = if dma32 {
@@ -372,13 +381,6 @@ impl<'bound> Mfi<'bound> {
 
             let pool = SlotPool::new(dev, cmds, frame_bytes, SENSE_BUFFERSIZE)
                 .inspect_err(|_| dev_err!(pdev, "cannot allocate {} frames\n", cmds))?;
-            let bounce = Bounce::new(dev, max_transfer).inspect_err(|_| {
-                dev_err!(
-                    pdev,
-                    "cannot allocate a {} byte bounce buffer\n",
-                    max_transfer
-                )
-            })?;
             let mut mgmt = SlotPool::new(dev, 1, frame::FRAME_SIZE, MGMT_BUF)?;
             let ring_words = REPLIES + usize::from(limits.max_cmds);
             let ring_mem = Coherent::<u32>::zeroed_slice(dev, ring_words, GFP_KERNEL)
@@ -425,7 +427,6 @@ impl<'bound> Mfi<'bound> {
                 max_sge,
                 sg_limits,
                 pool,
-                bounce,
                 info,
                 drives,
                 ring_mem,
@@ -438,6 +439,7 @@ impl<'bound> Mfi<'bound> {
                     "rmegasas_reply"
                 ),
                 mgmt <- new_mutex!(mgmt, "rmegasas_mgmt"),
+                dead: Atomic::new(0),
                 stats: Stats::new(),
             }))
         })
@@ -554,6 +556,11 @@ impl<'bound> Mfi<'bound> {
     /// The caller then reclaims every command the device held. May sleep.
     pub(crate) fn reset(&self) -> Result {
         let mut mgmt = self.mgmt.lock();
+        // Two resets may queue on the lock (the error handler's and one from `sg_reset`): the
+        // second does not bring back a controller the first gave up on.
+        if self.is_dead() {
+            return Err(ENODEV);
+        }
         // Masking all interrupts resets QEMU's controller and its reply queue; the doorbell
         // reset does the same on real firmware.
         self.disable_interrupts();
@@ -577,10 +584,41 @@ impl<'bound> Mfi<'bound> {
         Ok(())
     }
 
+    /// Gives up on the controller after its resets failed, as `megaraid_sas_kill_hba()` does:
+    /// masks its interrupts and writes `MFI_STOP_ADP` (the firmware stops, FAULT) with
+    /// `MFI_INIT_ABORT` (every outstanding command is cancelled), so that the controller does
+    /// no more DMA for the commands it held and the caller may reclaim them all. From then on
+    /// nothing is posted to it ([`Mfi::is_dead`]); unbinding and binding the driver, or
+    /// removing and rescanning the PCI function, probes it anew.
+    pub(crate) fn kill(&self) {
+        // Excludes the management path, which polls frames of its own, and another reset.
+        let _mgmt = self.mgmt.lock();
+        if self.dead.xchg(1, Relaxed) != 0 {
+            return;
+        }
+        self.disable_interrupts();
+        self.bar
+            .write_reg(regs::IDB::zeroed().with_stop_adp(true).with_abort(true));
+        dev_err!(
+            self.pdev,
+            "controller reset failed {} times: stopping the controller; its commands fail\n",
+            RESET_TRIES
+        );
+    }
+
+    /// Whether the controller was given up on ([`Mfi::kill`]).
+    #[inline]
+    pub(crate) fn is_dead(&self) -> bool {
+        self.dead.load(Relaxed) != 0
+    }
+
     /// Reads the drive list again (the LD list in RAID mode, the PD list in JBOD mode) and
     /// makes it the one the scan checks. Returns the targets present before and now. May
     /// sleep.
     pub(crate) fn rescan_drives(&self) -> Result<(u64, u64)> {
+        if self.is_dead() {
+            return Err(ENODEV);
+        }
         let mut mgmt = self.mgmt.lock();
         let now = drive_list(self.pdev, &self.bar, &mut mgmt, self.jbod)?;
         Ok((self.drives.0.xchg(now, Relaxed), now))
@@ -590,6 +628,10 @@ impl<'bound> Mfi<'bound> {
     /// `quiesce` masked the interrupts before (which also reset the emulated controller's
     /// queue, as nothing was outstanding).
     pub(crate) fn shutdown(&self) {
+        if self.is_dead() {
+            // A stopped controller answers no frame: nothing to flush.
+            return;
+        }
         let mut mgmt = self.mgmt.lock();
         for op in [dcmd::CTRL_CACHE_FLUSH, dcmd::CTRL_SHUTDOWN] {
             if let Err(e) = polled_dcmd(self.pdev, &self.bar, &mut mgmt, op, &[0; 12], 0) {

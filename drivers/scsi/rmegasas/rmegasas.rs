@@ -288,6 +288,8 @@ impl pci::Driver for Driver {
             config.max_id = frame::MAX_TARGETS as u32;
             config.max_lun = 8;
             config.max_cmd_len = 16;
+            // Lists longer than a frame takes go through the bounce buffer: one transfer.
+            config.bounce_bytes = usize::try_from(config.max_sectors).unwrap_or(0) * 512;
 
             let dev: &kernel::device::Device<kernel::device::Bound> = pdev.as_ref();
             let setup = mfi::Setup {
@@ -302,7 +304,6 @@ impl pci::Driver for Driver {
                 // CAST: below `MAX_QUEUES`.
                 poll_queues: poll_queues as u16,
                 sge_limit,
-                max_transfer: usize::try_from(config.max_sectors).unwrap_or(0) * 512,
             };
             Ok(try_pin_init!(Controller {
                 host <- scsi::Registration::new(

@@ -363,10 +363,96 @@ impl<T: HostOps> Command<T> {
         unsafe { self.entry.as_ref() }
     }
 
+    /// The host of the command.
+    #[inline]
+    pub(crate) fn host(&self) -> &Host<T> {
+        // SAFETY: By the type invariant the command is valid, of a host of `T` that is in use
+        // (its data initialised) for as long as a `Command` exists.
+        unsafe { Host::from_raw((*(*self.raw()).device).host) }
+    }
+
+    /// The host this command's slots must come from: a [`crate::scsi::SlotPool`] serves one.
+    #[inline]
+    pub(crate) fn host_id(&self) -> usize {
+        // SAFETY: By the type invariant the command and its device are valid.
+        unsafe { (*(*self.raw()).device).host as usize }
+    }
+
+    /// Sends the command's data through the host's bounce buffer
+    /// ([`HostConfig::bounce_bytes`](crate::scsi::HostConfig)), for a scatterlist the
+    /// hardware cannot describe: claims the buffer, copies a write's data into it, and returns
+    /// the one segment that describes it. `None` when the host has no buffer, the transfer
+    /// does not fit, or another command holds it (refuse the command as host busy: it is
+    /// retried).
+    ///
+    /// The buffer is the command's index's until the command is completed, refused or
+    /// reclaimed, which give it back whatever the driver does; a read's data is copied out by
+    /// [`Command::copy_from_bounce`].
+    pub fn bounce(&mut self) -> Option<Segment> {
+        let len = self.transfer_len();
+        let b = self.host().inflight().bounce()?;
+        let n = usize::try_from(len).ok()?;
+        if n > b.buf.len() || !b.claim(self.index) {
+            return None;
+        }
+        // SAFETY: We own the entry's `Driver` phase.
+        unsafe { *self.entry().bounced() = true };
+        if self.direction() == DataDirection::ToDevice {
+            // SAFETY: We own the buffer (claimed above) and the device has not been given it;
+            // the scatterlist describes `scsi_sg_count` entries and the buffer holds `n`
+            // bytes. No reference to the DMA-coherent memory is made.
+            unsafe {
+                bindings::sg_copy_to_buffer(
+                    bindings::scsi_sglist(self.raw()),
+                    bindings::scsi_sg_count(self.raw()),
+                    b.buf.as_mut_ptr().cast(),
+                    n,
+                )
+            };
+        }
+        Some(Segment {
+            addr: b.buf.dma_address(),
+            len,
+        })
+    }
+
+    /// For a read sent through the bounce buffer ([`Command::bounce`]) that the device
+    /// completed: copies the data out into the command's scatterlist. Returns whether the
+    /// command was bounced.
+    pub fn copy_from_bounce(&mut self) -> bool {
+        // SAFETY: We own the entry's `Driver` phase.
+        if !unsafe { *self.entry().bounced() } {
+            return false;
+        }
+        let Some(b) = self.host().inflight().bounce() else {
+            return false;
+        };
+        if self.direction() == DataDirection::FromDevice {
+            let n = usize::try_from(self.transfer_len())
+                .unwrap_or(0)
+                .min(b.buf.len());
+            // SAFETY: The command's index holds the buffer (`bounced`) and the device gave the
+            // command back, so it no longer writes the buffer; the scatterlist describes
+            // `scsi_sg_count` entries and the buffer holds at least `n` bytes.
+            unsafe {
+                bindings::sg_copy_from_buffer(
+                    bindings::scsi_sglist(self.raw()),
+                    bindings::scsi_sg_count(self.raw()),
+                    b.buf.as_ptr().cast(),
+                    n,
+                )
+            };
+        }
+        true
+    }
+
     /// Takes ownership of a command the midlayer gives the driver now (`queuecommand`): claims
-    /// its index in the host's in-flight table. `Err` when the index is not idle: a `Command`
-    /// of the index's previous command still exists (a completion that raced the error
-    /// handler is being finished), and the midlayer should retry shortly.
+    /// its index in the host's in-flight table. `Err(Some(_))` when the index is not idle: a
+    /// `Command` of the index's previous command still exists (a completion that raced the
+    /// error handler is being finished), and the midlayer should retry shortly. `Err(None)`
+    /// when the index is abandoned ([`Phase::Abandoned`](crate::scsi::ring::Phase)): the
+    /// device may still use its slots, so the command cannot run until a reset; the caller
+    /// ends it ([`end_unqueued`]).
     ///
     /// # Safety
     ///
@@ -376,13 +462,13 @@ impl<T: HostOps> Command<T> {
     pub(crate) unsafe fn from_queue(
         host: &Host<T>,
         cmd: NonNull<bindings::scsi_cmnd>,
-    ) -> Result<Self, Busy> {
+    ) -> Result<Self, Option<Busy>> {
         // SAFETY: The caller's promise.
         let index = unsafe { raw_index(cmd.as_ptr()) };
         let Some(entry) = host.inflight().get(index) else {
             // `Registration::new` sized the table for every index; never taken.
             crate::pr_err!("scsi: command index {} beyond the host's table\n", index);
-            return Err(Busy::Host);
+            return Err(Some(Busy::Host));
         };
         match entry.claim(cmd.as_ptr()) {
             Ok(()) => {}
@@ -396,10 +482,11 @@ impl<T: HostOps> Command<T> {
                     index
                 );
                 if !entry.claim_stale(cmd.as_ptr()) {
-                    return Err(Busy::Device);
+                    return Err(Some(Busy::Device));
                 }
             }
-            Err(_) => return Err(Busy::Device),
+            Err(st) if st.phase == crate::scsi::ring::Phase::Abandoned => return Err(None),
+            Err(_) => return Err(Some(Busy::Device)),
         }
         // INVARIANT: We moved the entry to `Driver` for `cmd`; no other `Command` exists.
         Ok(Self {
@@ -577,8 +664,21 @@ impl<T: HostOps> Command<T> {
         ctx
     }
 
+    /// Undoes the command's DMA mapping and gives back the bounce buffer, if it has them.
     #[inline]
     fn unmap(&self) {
+        self.unmap_sg();
+        // SAFETY: We own the entry's `Driver` phase, and with it `bounced`.
+        if unsafe { *self.entry().bounced() } {
+            // SAFETY: We own the `Driver` phase; the device gave the command back or was made
+            // to let go of it, so it no longer uses the buffer.
+            unsafe { self.host().inflight().unbounce(self.entry(), self.index) };
+        }
+    }
+
+    /// Undoes the command's DMA mapping, if it has one.
+    #[inline]
+    fn unmap_sg(&self) {
         // SAFETY: We own the entry's `Driver` phase, and with it `mapped`.
         let mapped = unsafe { self.entry().mapped() };
         if *mapped > 0 {
@@ -617,6 +717,40 @@ impl<T: HostOps> Command<T> {
     /// Gives a refused command back to the midlayer without completing it.
     pub(crate) fn give_back(self) {
         let _ = self.release();
+    }
+
+    /// Completes the command with `host` while the device may still hold the index's last
+    /// submission (a reserved command that timed out): the index stays unusable, its slots
+    /// untouched, until the device returns that submission or a reset makes it forget it
+    /// ([`Phase::Abandoned`](crate::scsi::ring::Phase)).
+    pub(crate) fn complete_abandoned(mut self, host: HostByte) {
+        self.set_result(host, ScsiStatus::GOOD);
+        // The scatterlist goes with the request; a bounce buffer stays with the index, which
+        // the device may still write (`InFlight::forgive_abandoned` gives it back).
+        self.unmap_sg();
+        // SAFETY: We own the entry's `Driver` phase and give it up.
+        unsafe { self.entry().abandon() };
+        let raw = self.raw();
+        mem::forget(self);
+        // SAFETY: We owned the command; the midlayer takes it back now, exactly once.
+        unsafe { bindings::scsi_done(raw) };
+    }
+}
+
+/// Ends a command the midlayer gave the driver without a [`Command`] ever being made for it
+/// (its index is abandoned, see [`Command::from_queue`]): `DID_ERROR`.
+///
+/// # Safety
+///
+/// The midlayer gave `cmd` to the driver in this call of `queuecommand`, and nothing else
+/// completes it.
+pub(crate) unsafe fn end_unqueued(cmd: *mut bindings::scsi_cmnd) {
+    // CAST: The result word is a C `int` holding these bits.
+    let word = result_word(HostByte::Error, ScsiStatus::GOOD) as c_int;
+    // SAFETY: The caller's promise: the command is ours to end, once.
+    unsafe {
+        (*cmd).result = word;
+        bindings::scsi_done(cmd);
     }
 }
 
@@ -775,15 +909,83 @@ impl<T: HostOps> EhCommand<T> {
         if !entry.take_cmd(self.raw()) {
             return false;
         }
-        // SAFETY: We moved the entry to `Driver` and so own `mapped`.
-        let mapped = unsafe { entry.mapped() };
-        if *mapped > 0 {
-            // SAFETY: Mapped by `dma_map`, not yet unmapped.
-            unsafe { bindings::scsi_dma_unmap(self.raw()) };
-            *mapped = 0;
+        // SAFETY: We moved the entry from `Hardware` to `Driver` for this command.
+        if let Some(cmd) = unsafe { Command::<T>::from_entry(self.raw(), entry, self.index()) } {
+            // Undoes the mapping, gives back the bounce buffer and the index; the error
+            // handler, not the driver, ends the command.
+            cmd.give_back();
         }
-        // SAFETY: We own the `Driver` phase and give it up.
-        unsafe { entry.release() };
         true
+    }
+}
+
+/// The layout shortcuts above (`cmd_priv`, `cmd_rq`, `sg_next`) against the C helpers they
+/// stand for. They are written out because `CONFIG_RUST_INLINE_HELPERS` needs rustc and clang
+/// on the same LLVM (here rustc 1.96 is on LLVM 22 and the kernel is built with clang 19), so
+/// each helper would be an out-of-line call on the path of every command; these tests keep
+/// them equal to the helpers.
+#[cfg(CONFIG_RUST_SCSI_KUNIT_TEST)]
+#[::kernel::macros::kunit_tests(rust_scsi_layout)]
+mod tests {
+    use super::*;
+
+    /// Room for a request followed by its command and a private area, as the block layer
+    /// lays them out.
+    #[repr(C, align(64))]
+    struct Room([u8; 4096]);
+
+    #[test]
+    fn private_area_and_request_match_the_helpers() -> Result {
+        assert!(mem::size_of::<bindings::request>() + mem::size_of::<bindings::scsi_cmnd>() < 4000);
+        let mut room = KBox::new(Room([0; 4096]), GFP_KERNEL)?;
+        let base = room.0.as_mut_ptr();
+        // SAFETY: Within `room`.
+        let cmd =
+            unsafe { base.add(mem::size_of::<bindings::request>()) }.cast::<bindings::scsi_cmnd>();
+        // SAFETY: `cmd` lies in `room` with a request's size before it and a command's after;
+        // the helpers and the shortcuts only compute addresses.
+        let (priv_ours, priv_c, rq_ours, rq_c) = unsafe {
+            (
+                cmd_priv(cmd).cast::<crate::ffi::c_void>(),
+                bindings::scsi_cmd_priv(cmd),
+                cmd_rq(cmd),
+                bindings::scsi_cmd_to_rq(cmd),
+            )
+        };
+        assert_eq!(priv_ours, priv_c);
+        assert_eq!(rq_ours, rq_c);
+        Ok(())
+    }
+
+    #[test]
+    fn sg_next_follows_chains_as_the_c_one() {
+        // SAFETY: A scatterlist entry is plain data; all zeroes is a valid unused entry.
+        let mut a: [bindings::scatterlist; 3] = unsafe { mem::zeroed() };
+        // SAFETY: As above.
+        let mut b: [bindings::scatterlist; 2] = unsafe { mem::zeroed() };
+        // SAFETY: Both arrays are valid for their lengths; `sg_init_table()` marks the last
+        // entry of each as the end.
+        unsafe {
+            bindings::sg_init_table(a.as_mut_ptr(), 3);
+            bindings::sg_init_table(b.as_mut_ptr(), 2);
+        }
+        // `sg_chain(a, 3, b)`: the last entry of `a` becomes a link to `b` (not an end).
+        // CAST: the flag bits of `page_link`, as `sg_chain()` sets them.
+        a[2].page_link = (b.as_mut_ptr() as c_ulong) | bindings::SG_CHAIN as c_ulong;
+        let mut ours = a.as_mut_ptr();
+        let mut theirs = a.as_mut_ptr();
+        let mut n = 0;
+        while !theirs.is_null() {
+            assert_eq!(ours, theirs);
+            // SAFETY: Both walk the valid, chained table built above.
+            unsafe {
+                ours = sg_next(ours);
+                theirs = bindings::sg_next(theirs);
+            }
+            n += 1;
+        }
+        assert!(ours.is_null());
+        // a[0], a[1], then b[0], b[1]: the link entry is skipped.
+        assert_eq!(n, 4);
     }
 }

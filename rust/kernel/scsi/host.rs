@@ -24,7 +24,7 @@ use crate::{
         device::{DeviceRef, QueueLimits, ScsiDevice},
         inflight::InFlight,
         soft::SoftIrq,
-        status::{HostByte, ScsiStatus},
+        status::HostByte,
     },
     str::{CStr, CString},
     time::Delta,
@@ -154,6 +154,9 @@ pub struct HostConfig {
     /// `RWF_HIPRI`); they come after the interrupt-driven ones. Non-zero sets up the three
     /// queue maps (`nr_maps`) and needs [`HostOps::map_queues`] and [`HostOps::mq_poll`].
     pub nr_poll_queues: u16,
+    /// Bytes of the host's bounce buffer, for commands whose scatterlist the hardware cannot
+    /// describe ([`Command::bounce`]); 0 for none. Allocated DMA-coherent with the host.
+    pub bounce_bytes: usize,
 }
 
 impl HostConfig {
@@ -174,6 +177,7 @@ impl HostConfig {
             host_tagset: false,
             nr_reserved_cmds: 0,
             nr_poll_queues: 0,
+            bounce_bytes: 0,
         }
     }
 }
@@ -491,8 +495,20 @@ impl<T: HostOps> Host<T> {
     /// Completes or reclaims every command the device holds, after a reset lost them all:
     /// `f` receives each as an owned [`Command`], and must complete it (typically with
     /// [`crate::scsi::HostByte::Reset`]). Returns how many there were.
+    ///
+    /// The reset made the device forget every submission, the abandoned ones too (reserved
+    /// commands that timed out): their indices become usable again.
     pub fn reclaim_all(&self, f: impl FnMut(Command<T>)) -> u32 {
-        self.reclaim_matching(|_| true, f)
+        let n = self.reclaim_matching(|_| true, f);
+        let forgiven = self.inflight().forgive_abandoned();
+        if forgiven > 0 {
+            crate::pr_info!(
+                "scsi{}: {} abandoned command indices usable again after a reset\n",
+                self.host_no(),
+                forgiven
+            );
+        }
+        n
     }
 
     /// As [`Host::reclaim_all`], for the commands the device holds whose device matches
@@ -648,6 +664,19 @@ impl<T: HostOps> Host<T> {
         // under the host's scan mutex that the host is running (added and not being removed)
         // and returns an error otherwise.
         to_result(unsafe { bindings::scsi_add_device(self.as_raw(), channel, id, lun) })
+    }
+
+    /// How many commands went through the bounce buffer ([`Command::bounce`]) since the host
+    /// was added or [`Host::reset_bounce_count`].
+    pub fn bounce_count(&self) -> u64 {
+        self.inflight().bounce().map_or(0, |b| b.count())
+    }
+
+    /// Zeroes [`Host::bounce_count`].
+    pub fn reset_bounce_count(&self) {
+        if let Some(b) = self.inflight().bounce() {
+            b.reset_count();
+        }
     }
 
     /// Commands the midlayer has given the host and not had back (`scsi_host_busy()`).
@@ -891,7 +920,12 @@ impl<T: HostOps> Callbacks<T> {
         // SAFETY: The midlayer gives us `cmd`, non-NULL and started, to own until `scsi_done()`.
         match unsafe { Command::<T>::from_queue(host, NonNull::new_unchecked(cmd)) } {
             Ok(cmd) => Self::qc_status(T::queuecommand(host, cmd)),
-            Err(why) => Self::busy(why),
+            Err(Some(why)) => Self::busy(why),
+            Err(None) => {
+                // SAFETY: The midlayer gave us `cmd` in this call; nothing else ends it.
+                unsafe { crate::scsi::command::end_unqueued(cmd) };
+                0
+            }
         }
     }
 
@@ -907,7 +941,12 @@ impl<T: HostOps> Callbacks<T> {
         // SAFETY: As for `queuecommand`.
         match unsafe { Command::<T>::from_queue(host, NonNull::new_unchecked(cmd)) } {
             Ok(cmd) => Self::qc_status(T::queue_reserved_command(host, cmd)),
-            Err(why) => Self::busy(why),
+            Err(Some(why)) => Self::busy(why),
+            Err(None) => {
+                // SAFETY: As above.
+                unsafe { crate::scsi::command::end_unqueued(cmd) };
+                0
+            }
         }
     }
 
@@ -1061,7 +1100,9 @@ impl<T: HostOps> Callbacks<T> {
         let reserved = unsafe { (*rq).rq_flags } & (1 << bindings::rqf_flags___RQF_RESV) != 0;
         if reserved {
             // The driver's own command (an abort, say) timed out, maybe in the error handler,
-            // which then waits for it: take it back from the device and end it here.
+            // which then waits for it: take it back from the device and end it here. The
+            // device may still hold it, so its index is abandoned: no later reserved command
+            // touches that frame until the device returns it or a reset makes it forget it.
             // SAFETY: The midlayer only times out commands of added hosts.
             let host = unsafe { Host::<T>::from_raw((*(*cmd).device).host) };
             // SAFETY: A started command of this host with an initialised PDU.
@@ -1069,7 +1110,7 @@ impl<T: HostOps> Callbacks<T> {
                 Command::<T>::take_any_from_hardware(host, NonNull::new_unchecked(cmd))
             } {
                 Some(c) => {
-                    c.complete_with(HostByte::TimeOut, ScsiStatus::GOOD);
+                    c.complete_abandoned(HostByte::TimeOut);
                     bindings::scsi_timeout_action_SCSI_EH_DONE
                 }
                 // Completing right now: let that completion end it.
@@ -1303,7 +1344,7 @@ where
                     return Err(EINVAL);
                 }
                 // CAST: at most 65536, checked above.
-                let inflight = InFlight::new(indices as usize)?;
+                let inflight = InFlight::new(dev, indices as usize, config.bounce_bytes)?;
                 // CAST: The private area must hold the abstraction's part and the host data.
                 let priv_size = size_of::<HostPriv<'bound, T>>() as c_int;
                 // SAFETY: `template` is a valid template for the lifetime of the module.

@@ -149,6 +149,11 @@ pub enum Phase {
     Driver = 1,
     /// The device holds the index's command, under the generation of the state.
     Hardware = 2,
+    /// The index's last command was ended while the device may still hold its submission (a
+    /// reserved command that timed out): no command may use the index, nor its slots, until
+    /// the device gives that submission back (its completion, under the state's generation) or
+    /// forgets it (a reset).
+    Abandoned = 3,
 }
 
 /// The state of a command index: its phase and the generation of its last submission to the
@@ -180,12 +185,13 @@ impl IndexState {
         (self.gen as u32) << 16 | self.phase as u32
     }
 
-    /// Decodes a state word; `None` for a phase that is none of the three.
+    /// Decodes a state word; `None` for a phase that is none of the four.
     pub const fn unpack(v: u32) -> Option<Self> {
         let phase = match v & 0xffff {
             0 => Phase::Idle,
             1 => Phase::Driver,
             2 => Phase::Hardware,
+            3 => Phase::Abandoned,
             _ => return None,
         };
         // CAST: the upper half of a `u32` fits in a `u16`.
@@ -223,6 +229,12 @@ impl IndexState {
     /// index `index`: the only case in which the command is taken back.
     pub const fn matches(self, index: u16, ctx: ContextTag) -> bool {
         matches!(self.phase, Phase::Hardware) && ctx.tag == index && ctx.seq == self.gen
+    }
+
+    /// Whether a completion with context `ctx` gives back the submission an abandoned index
+    /// still waits for: the index may then be used again.
+    pub const fn returns_abandoned(self, index: u16, ctx: ContextTag) -> bool {
+        matches!(self.phase, Phase::Abandoned) && ctx.tag == index && ctx.seq == self.gen
     }
 }
 
@@ -276,14 +288,19 @@ mod tests {
 
     #[test]
     fn index_state_round_trip() {
-        for phase in [Phase::Idle, Phase::Driver, Phase::Hardware] {
+        for phase in [
+            Phase::Idle,
+            Phase::Driver,
+            Phase::Hardware,
+            Phase::Abandoned,
+        ] {
             for gen in [0, 1, 0x7fff, 0xffff] {
                 let st = IndexState { gen, phase };
                 assert_eq!(IndexState::unpack(st.pack()), Some(st));
             }
         }
         assert_eq!(IndexState::IDLE.pack(), 0);
-        assert_eq!(IndexState::unpack(3), None);
+        assert_eq!(IndexState::unpack(4), None);
         assert_eq!(
             IndexState::unpack(0x0001_0002),
             Some(IndexState {
@@ -326,6 +343,22 @@ mod tests {
         // The 65536th wraps back onto it: a context is 32 bits, 16 of them the generation.
         st = st.with(Phase::Idle).submitted();
         assert!(st.matches(3, late));
+    }
+
+    #[test]
+    fn an_abandoned_index_waits_for_its_own_completion() {
+        // Submission 1 of index 3 is abandoned (its command timed out while the device held it).
+        let abandoned = IndexState::IDLE.submitted().with(Phase::Abandoned);
+        let own = abandoned.context(3);
+        // Its own completion gives it back; it takes back no command.
+        assert!(abandoned.returns_abandoned(3, own));
+        assert!(!abandoned.matches(3, own));
+        // Nothing else does: an earlier submission, another index, a state that is not
+        // abandoned.
+        assert!(!abandoned.returns_abandoned(3, IndexState::IDLE.context(3)));
+        assert!(!abandoned.returns_abandoned(4, own));
+        assert!(!abandoned.with(Phase::Hardware).returns_abandoned(3, own));
+        assert!(!abandoned.with(Phase::Idle).returns_abandoned(3, own));
     }
 
     #[test]

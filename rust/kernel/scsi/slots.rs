@@ -21,14 +21,33 @@
 //! [`crate::scsi::Host::take_from_hardware`] until completion; while the device holds the
 //! command, nobody can reach its slot. One pool serves all of a host's hardware queues:
 //! `nr_hw_queues * can_queue` slots, or `can_queue` when the queues share tags
-//! (`host_tagset`).
+//! (`host_tagset`), and one host only: the first whose command asks for a slot (the same index
+//! on two hosts would otherwise name one slot twice).
+//!
+//! The slots are plain `&mut [u8]` because the device does not access them while a `Command`
+//! exists, on every path the abstraction allows:
+//!
+//! - a `Command` exists only while the host's in-flight table has its index in the `Driver`
+//!   phase: between `queuecommand` and the submission, and between the device's completion
+//!   (its context matched) and the command's end;
+//! - the error handler ends a command the device held only when the device let go of it: an
+//!   abort or a reset that succeeded (the device's contract: an aborted command is finished),
+//!   or a host reset that failed, after which the driver must have stopped the device (as the C
+//!   drivers kill the adapter: see [`HostOps::eh_host_reset`](crate::scsi::HostOps));
+//! - a reserved command that timed out while the device held it leaves its index
+//!   `Abandoned`: no command uses that index, nor its slots, until the device returns the
+//!   submission or a reset ([`crate::scsi::Host::reclaim_all`]) makes it forget it.
+//!
+//! A device that writes a slot after it completed, aborted or reset the command breaks that
+//! contract, as it would for the command's data pages; nothing in the driver can stop such a
+//! device except an IOMMU.
 
 use crate::{
     device::{Bound, Device},
     dma::{Coherent, DmaAddress},
     prelude::*,
     scsi::{command::Command, host::HostOps},
-    sync::atomic::{Atomic, Full, Relaxed},
+    sync::atomic::{Atomic, Relaxed},
 };
 
 /// DMA-coherent command and response slots for `count` tags.
@@ -36,13 +55,16 @@ use crate::{
 /// # Invariants
 ///
 /// `cmd` holds `count * cmd_size` bytes and `resp` holds `count * resp_size` bytes;
-/// `cmd_size` and `resp_size` are multiples of 64.
+/// `cmd_size` and `resp_size` are multiples of 64. `host` is 0 until a command asks for a slot
+/// ([`SlotPool::slot`]), then the address of that command's host, for good: slots are lent
+/// only to that host's commands.
 pub struct SlotPool {
     cmd: Coherent<[u8]>,
     resp: Coherent<[u8]>,
     count: u32,
     cmd_size: usize,
     resp_size: usize,
+    host: Atomic<usize>,
 }
 
 /// Rounds `n` up to the 64-byte unit in which slots are laid out (so every slot is at least
@@ -75,6 +97,7 @@ impl SlotPool {
             count,
             cmd_size,
             resp_size,
+            host: Atomic::new(0),
         })
     }
 
@@ -101,21 +124,32 @@ impl SlotPool {
     }
 
     /// The slots of the command the caller owns, with the command itself to read while the
-    /// slots are filled; `None` if its tag is beyond the pool.
+    /// slots are filled; `None` if its index is beyond the pool or the command is of another
+    /// host than the one the pool serves.
     ///
     /// Borrowing the command mutably for as long as the slots are used makes them exclusive:
-    /// there is one `Command` per tag and it lends its slots once at a time.
+    /// there is one `Command` per index of a host and it lends its slots once at a time.
     #[inline]
     pub fn slot<'a, T: HostOps>(
         &'a self,
         cmd: &'a mut Command<T>,
     ) -> Option<(Slot<'a>, &'a Command<T>)> {
-        let tag = cmd.index();
-        // SAFETY: The caller owns `cmd`, the only `Command` for its tag (its type invariant),
-        // and lends it mutably for `'a`, so nobody else reaches these slots meanwhile; the
-        // device does not touch them while the driver owns the command (the ownership model
-        // of this module).
-        let slot = unsafe { self.slot_unchecked(tag) }?;
+        let host = cmd.host_id();
+        let bound = self.host.load(Relaxed);
+        if bound != host
+            && !(bound == 0
+                && self
+                    .host
+                    .cmpxchg(0, host, Relaxed)
+                    .map_or_else(|v| v == host, |_| true))
+        {
+            return None;
+        }
+        // SAFETY: The pool serves `cmd`'s host alone (checked above); the caller owns `cmd`,
+        // the only `Command` for its index on that host (its type invariant), and lends it
+        // mutably for `'a`, so nobody else reaches these slots meanwhile; the device does not
+        // touch them while a `Command` exists (the ownership model of this module).
+        let slot = unsafe { self.slot_unchecked(cmd.index()) }?;
         Some((slot, cmd))
     }
 
@@ -189,89 +223,4 @@ pub struct Slot<'a> {
     pub cmd_dma: DmaAddress,
     /// Bus address of `resp`.
     pub resp_dma: DmaAddress,
-}
-
-/// A pre-allocated bounce buffer for commands whose scatterlist cannot be described in the
-/// hardware's descriptors (the SG cursor's `TooManySegments`): the data is copied through one
-/// contiguous DMA-coherent buffer instead. One command owns it at a time; the coalesce counter
-/// says how often it was used.
-///
-/// # Invariants
-///
-/// `owner` is 0 when the buffer is free, or the owning command's index
-/// ([`Command::index`]) plus one; only the owner reaches the buffer.
-pub struct Bounce {
-    buf: Coherent<[u8]>,
-    owner: Atomic<u32>,
-    count: Atomic<u64>,
-}
-
-impl Bounce {
-    /// Allocates a bounce buffer of `len` bytes (the host's largest transfer).
-    pub fn new(dev: &Device<Bound>, len: usize) -> Result<Self> {
-        Ok(Self {
-            buf: Coherent::<u8>::zeroed_slice(dev, len, GFP_KERNEL)?,
-            owner: Atomic::new(0),
-            count: Atomic::new(0),
-        })
-    }
-
-    /// Claims the buffer for `cmd` and returns it with its bus address; `None` when another
-    /// command holds it (the caller refuses its command as host busy) or the transfer does not
-    /// fit. Counts the use.
-    pub fn claim<'a, T: HostOps>(
-        &'a self,
-        cmd: &'a mut Command<T>,
-    ) -> Option<(&'a mut [u8], DmaAddress, &'a Command<T>)> {
-        let len = usize::try_from(cmd.transfer_len()).ok()?;
-        if len > self.buf.len() {
-            return None;
-        }
-        let me = u32::from(cmd.index()) + 1;
-        self.owner.cmpxchg(0, me, Full).ok()?;
-        self.count.add(1, Relaxed);
-        // SAFETY: We just became the owner (type invariant): nobody else reaches the buffer
-        // until `release`; `len` is within it.
-        let buf =
-            unsafe { core::slice::from_raw_parts_mut(self.buf.as_mut_ptr().cast::<u8>(), len) };
-        Some((buf, self.buf.dma_address(), cmd))
-    }
-
-    /// The buffer, if `cmd` owns it (at completion, to copy a read out).
-    #[inline]
-    pub fn owned<'a, T: HostOps>(
-        &'a self,
-        cmd: &'a mut Command<T>,
-    ) -> Option<(&'a [u8], &'a mut Command<T>)> {
-        if self.owner.load(Relaxed) != u32::from(cmd.index()) + 1 {
-            return None;
-        }
-        let len = usize::try_from(cmd.transfer_len())
-            .ok()?
-            .min(self.buf.len());
-        // SAFETY: `cmd` owns the buffer (type invariant) and lends it for `'a`.
-        let buf = unsafe { core::slice::from_raw_parts(self.buf.as_ptr().cast::<u8>(), len) };
-        Some((buf, cmd))
-    }
-
-    /// Releases the buffer if the command with index `index` owns it (at completion, or when
-    /// the error handler reclaimed that command).
-    #[inline]
-    pub fn release(&self, index: u16) {
-        let me = u32::from(index) + 1;
-        // Almost every command never owned the buffer: look before the read-modify-write.
-        if self.owner.load(Relaxed) == me {
-            let _ = self.owner.cmpxchg(me, 0, Full);
-        }
-    }
-
-    /// How many commands went through the buffer.
-    pub fn count(&self) -> u64 {
-        self.count.load(Relaxed)
-    }
-
-    /// Zeroes the counter.
-    pub fn reset_count(&self) {
-        self.count.store(0, Relaxed);
-    }
 }
