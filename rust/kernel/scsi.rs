@@ -27,6 +27,8 @@
 //! - [`ring`]: completion ring indices and [`ring::ContextTag`]s, which tie a completion to
 //!   one submission so that late ones are ignored.
 //! - [`sense`] and [`status`]: sense data and result codes.
+//! - [`virtqueue`]: split virtqueues in DMA-coherent memory the driver owns, on the ring
+//!   arithmetic of [`vring`], for virtio devices a driver binds to directly.
 //!
 //! A driver must:
 //!
@@ -85,12 +87,14 @@ pub mod sg;
 pub mod slots;
 pub mod soft;
 pub mod status;
+pub mod virtqueue;
+pub mod vring;
 
 pub use command::{Command, EhCommand, Reserved, SENSE_BUFFERSIZE};
 pub use device::{DeviceRef, QueueLimits, ScsiDevice};
 pub use host::{
-    Busy, EhStatus, Host, HostConfig, HostData, HostOps, QueueMaps, QueueType, Refused,
-    Registration, Template, TimeoutAction,
+    queues_param, Busy, EhStatus, Host, HostConfig, HostData, HostOps, QueueMaps, QueueType,
+    Refused, Registration, Template, TimeoutAction,
 };
 pub use soft::{SoftHost, SOFT_VECTOR};
 pub use status::{HostByte, ScsiStatus};
@@ -107,6 +111,10 @@ const _: () = {
     assert!(HostByte::Requeue as u32 == bindings::scsi_host_status_DID_REQUEUE);
     assert!(HostByte::BadTarget as u32 == bindings::scsi_host_status_DID_BAD_TARGET);
     assert!(HostByte::Abort as u32 == bindings::scsi_host_status_DID_ABORT);
+    assert!(HostByte::BusBusy as u32 == bindings::scsi_host_status_DID_BUS_BUSY);
+    assert!(
+        HostByte::TransportDisrupted as u32 == bindings::scsi_host_status_DID_TRANSPORT_DISRUPTED
+    );
     assert!(ScsiStatus::CHECK_CONDITION.0 as u32 == bindings::sam_status_SAM_STAT_CHECK_CONDITION);
     assert!(ScsiStatus::BUSY.0 as u32 == bindings::sam_status_SAM_STAT_BUSY);
     assert!(ScsiStatus::TASK_SET_FULL.0 as u32 == bindings::sam_status_SAM_STAT_TASK_SET_FULL);

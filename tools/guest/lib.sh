@@ -52,6 +52,15 @@ rscsi_disks() {
 	done
 }
 
+# apply_overrides: for each PCI=DRIVER in RSCSI_DRIVER_OVERRIDE, writes the function's
+# driver_override, so that only that driver binds it (the C and the Rust driver of one device
+# kind each get their own function in one boot). Done before the modules load.
+apply_overrides() {
+	for _o in ${RSCSI_DRIVER_OVERRIDE:-}; do
+		echo "${_o#*=}" >"/sys/bus/pci/devices/${_o%%=*}/driver_override" || return 1
+	done
+}
+
 # A group is one or more modules joined by "+", loaded in order and unloaded in reverse.
 load_group() { for _m in $(echo "$1" | tr + ' '); do modprobe "$_m" || return 1; done; }
 unload_group() { for _m in $(echo "$1" | tr + '\n' | sed '1!G;h;$!d'); do rmmod "$_m" || return 1; done; }
@@ -67,19 +76,21 @@ models_of() {
 }
 
 # find_disk PCI SCSI_ID LUN: prints the sdX name of the disk at that address, or nothing.
-# Matches the PCI function in the sysfs path and the target and LUN of H:C:T:L.
+# Matches the PCI function in the sysfs path and the target and LUN of H:C:T:L. A LUN above 255
+# is reported by REPORT LUNS in the flat space format, and the midlayer names it 0x4000 | LUN
+# (LUN 300 is H:C:T:16684), with the C drivers as with ours.
 find_disk() {
-	for _b in /sys/block/sd*; do
-		[ -e "$_b/device" ] || continue
-		_p=$(readlink -f "$_b/device")
-		case "$_p" in */"$1"/*) ;; *) continue ;; esac
-		_hctl=${_p##*/}
-		_t=$(echo "$_hctl" | cut -d: -f3)
-		_l=$(echo "$_hctl" | cut -d: -f4)
-		if [ "$_t" = "$2" ] && [ "$_l" = "$3" ]; then
-			echo "${_b##*/}"
-			return 0
-		fi
+	_want=$3
+	[ "$3" -gt 255 ] && _want=$((16384 + $3))
+	# The SCSI host is a child of its PCI function (of the virtio device under it, with the C
+	# virtio_scsi): a glob, not a walk over every disk (a walk per lookup made a 64-disk run
+	# spend minutes in readlink).
+	_d=/sys/bus/pci/devices/$1
+	for _b in "$_d"/host*/target*/*:*:"$2":"$_want"/block/sd* \
+		"$_d"/virtio*/host*/target*/*:*:"$2":"$_want"/block/sd*; do
+		[ -e "$_b" ] || continue
+		echo "${_b##*/}"
+		return 0
 	done
 }
 

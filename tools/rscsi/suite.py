@@ -240,6 +240,65 @@ def busmaster(name, module, dead):
                               else ""))
 
 
+def rvirtio_disks():
+    """The data-path plan on rvirtio_scsi: three controllers in one boot, one per interrupt
+    mode (MSI-X with a vector per queue, one shared vector, INTx) and per queue count (1, 2
+    and 4). The first has 8 disks: over 2 TiB (written beyond 2 TiB), 4 KiB blocks, several
+    LUNs of one target, LUNs 255, 256 and 300 (above 255: the flat format), and the last
+    target (255) and LUN (16383) QEMU allows."""
+    eight = ["3T", "48M,bs=4096", "24M,lun=1", "24M,id=3,lun=300", "24M,id=255,lun=16383",
+             "24M,id=200", "24M,id=7,lun=255", "32M,id=7,lun=256"]
+    hbas = [Hba("virtio-scsi-pci", opts={"num_queues": "1"}, disks=_disks(*eight)),
+            Hba("virtio-scsi-pci", opts={"num_queues": "2", "vectors": "2"},
+                disks=_disks("64M")),
+            Hba("virtio-scsi-pci", opts={"num_queues": "4", "vectors": "0"},
+                disks=_disks("64M,id=1"))]
+    return Run("rvirtio_scsi-disks", "disks", hbas, {"RSCSI_MODULES": "rvirtio_scsi"},
+               description="rvirtio_scsi: 8 disks over targets and LUNs (>2 TiB, 4 KiB, LUN "
+                           "300, target 255 LUN 16383); 1, 2 and 4 queues; MSI-X per queue, "
+                           "shared and INTx")
+
+
+def rvirtio_many():
+    """64 disks on one controller: 16 targets of 4 LUNs, the scan and every disk's data path
+    (2 MiB of fio each, to keep the run short)."""
+    disks = [f"8M,id={t * 16},lun={lun}" for t in range(16) for lun in range(4)]
+    hbas = [Hba("virtio-scsi-pci", disks=_disks(*disks))]
+    return Run("rvirtio_scsi-64", "disks", hbas,
+               {"RSCSI_MODULES": "rvirtio_scsi", "RSCSI_FIO_MB": "2"},
+               description="rvirtio_scsi: 64 disks, 16 targets of 4 LUNs")
+
+
+def rvirtio_integrity(name, opts):
+    return Run(name, "integrity",
+               [Hba("virtio-scsi-pci", opts=dict(opts), disks=_disks("128M"))],
+               {"RSCSI_MODULES": "rvirtio_scsi"},
+               description="rvirtio_scsi: 512 B-1 MiB, iodepth 1 and 64, unaligned buffers, "
+                           f"SG_IO ({opts or 'defaults'})")
+
+
+def rvirtio_errors(name, opts):
+    rules = os.path.join(os.path.dirname(os.path.abspath(__file__)), "blkdebug-errors.conf")
+    disk = Disk.parse(f"64M,blkdebug={rules},rerror=report,werror=report")
+    return Run(name, "errors",
+               [Hba("virtio-scsi-pci", opts=dict(opts), disks=[disk])],
+               {"RSCSI_MODULES": "rvirtio_scsi"},
+               description="rvirtio_scsi: injected read/write errors reach userspace with "
+                           f"sense ({opts or 'defaults'})")
+
+
+def rvirtio_limits():
+    """virtio_scsi, then rvirtio_scsi, on the same two controllers: QEMU's default (seg_max 254)
+    and virtqueue_size=16 (seg_max 14); rvirtio_scsi's limits and largest SG_IO transfers must
+    be at least virtio_scsi's (issue 12)."""
+    hbas = [Hba("virtio-scsi-pci", disks=_disks("64M,null")),
+            Hba("virtio-scsi-pci", opts={"virtqueue_size": "16"}, disks=_disks("64M,null"))]
+    return Run("rvirtio_scsi-limits", "limits", hbas,
+               {"RSCSI_MODULES": "virtio_pci+virtio_scsi rvirtio_scsi"},
+               description="rvirtio_scsi against virtio_scsi: queue limits and the largest "
+                           "SG_IO, aligned and not (seg_max 254 and 14)")
+
+
 def check_runs():
     """Every guest run of ``check``, in order."""
     runs = [
@@ -263,6 +322,13 @@ def check_runs():
         rmegasas_limits(),
         busmaster("megaraid_sas-busmaster", "megaraid_sas", dead=False),
         busmaster("rmegasas-busmaster", "rmegasas", dead=True),
+        rvirtio_disks(),
+        rvirtio_many(),
+        rvirtio_integrity("rvirtio_scsi-integrity", {}),
+        rvirtio_integrity("rvirtio_scsi-integrity-16", {"virtqueue_size": "16"}),
+        rvirtio_errors("rvirtio_scsi-errors", {}),
+        rvirtio_errors("rvirtio_scsi-errors-16", {"virtqueue_size": "16"}),
+        rvirtio_limits(),
     ]
     for r in runs:
         r.settings.setdefault("RSCSI_DISKS", disk_table(r.hbas))
@@ -271,13 +337,19 @@ def check_runs():
 
 
 def demo_run():
-    """The main job's VM: both HBA kinds with disks, our driver and the C virtio one."""
+    """The main job's VM: both HBA kinds with disks, both Rust drivers, and the C virtio one
+    on a virtio-scsi function of its own (driver_override), for comparison."""
     hbas = [
         Hba("megasas", disks=_disks("64M", "3T,null")),
         Hba("megasas-gen2", disks=_disks("128M,bs=4096")),
         Hba("virtio-scsi-pci", disks=_disks("256M", "1G,null")),
+        Hba("virtio-scsi-pci", disks=_disks("128M", "2T,null,lun=1")),
     ]
-    run = Run("demo", "demo", hbas, {"RSCSI_MODULES": "rmegasas virtio_pci+virtio_scsi"})
+    assign(hbas)
+    run = Run("demo", "demo", hbas, {
+        "RSCSI_MODULES": "rmegasas rvirtio_scsi virtio_pci+virtio_scsi",
+        "RSCSI_DRIVER_OVERRIDE": f"{hbas[2].pci_address}=rvirtio_scsi "
+                                 f"{hbas[3].pci_address}=virtio-pci"})
     run.settings["RSCSI_DISKS"] = disk_table(hbas)
     run.settings["RSCSI_HBAS"] = hba_table(hbas)
     return run

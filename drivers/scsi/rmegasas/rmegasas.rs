@@ -146,21 +146,12 @@ fn params(pdev: &pci::Device) -> Result<Params> {
     if module_parameters::msi.value() {
         types = types.with(pci::IrqType::Msi);
     }
-    let queues = module_parameters::queues.value();
-    if !(0..=MAX_QUEUES).contains(&queues) {
-        dev_err!(
-            pdev,
-            "queues={} is out of range (0 for one per CPU, or 1..={})\n",
-            queues,
-            MAX_QUEUES
-        );
-        return Err(EINVAL);
-    }
-    let queues = match u32::try_from(queues) {
-        // CAST: `MAX_QUEUES` is a small positive constant.
-        Ok(0) | Err(_) => kernel::cpu::nr_cpu_ids().clamp(1, MAX_QUEUES as u32),
-        Ok(n) => n,
-    };
+    // CAST: `MAX_QUEUES` is a small positive constant.
+    let queues = scsi::queues_param(
+        pdev.as_ref(),
+        module_parameters::queues.value(),
+        MAX_QUEUES as u32,
+    )?;
     let poll_queues = module_parameters::poll_queues.value();
     if !(0..MAX_QUEUES).contains(&poll_queues) {
         dev_err!(

@@ -182,6 +182,29 @@ impl HostConfig {
     }
 }
 
+/// The hardware queues a `queues=` module parameter asks for: 0 means one per possible CPU
+/// (at most `max`), 1 to `max` that many. Drivers name the parameter `queues`, as
+/// `virtio_scsi` and `megaraid_sas` users expect.
+///
+/// # Errors
+///
+/// `EINVAL`, with a message on `dev` naming the range, for a value outside `0..=max`.
+pub fn queues_param(dev: &device::Device, value: i64, max: u32) -> Result<u32> {
+    match u32::try_from(value) {
+        Ok(0) => Ok(crate::cpu::nr_cpu_ids().clamp(1, max.max(1))),
+        Ok(n) if n <= max => Ok(n),
+        _ => {
+            dev_err!(
+                dev,
+                "queues={} is out of range (0 for one per CPU, or 1..={})\n",
+                value,
+                max
+            );
+            Err(EINVAL)
+        }
+    }
+}
+
 /// The entry points and data types of a SCSI host driver (`struct scsi_host_template`).
 ///
 /// Every method receives the [`Host`] the midlayer called it for. Methods a driver does not
@@ -737,11 +760,14 @@ impl QueueMaps<'_> {
         self.nr_maps
     }
 
-    /// Gives requests of kind `ty` the `count` hardware queues from `first`, and spreads the
-    /// CPUs over them (`blk_mq_map_queues()`). A `count` of zero leaves the kind without
-    /// queues of its own (its requests use the default map); the default map needs at least
-    /// one. `EINVAL` for a map the host does not have or queues it does not have.
-    pub fn map(&mut self, ty: QueueType, first: u32, count: u32) -> Result {
+    /// Map `ty`, given the `count` hardware queues from `first`; `EINVAL` for a map the host
+    /// does not have, queues it does not have, or a default map without queues.
+    fn set(
+        &mut self,
+        ty: QueueType,
+        first: u32,
+        count: u32,
+    ) -> Result<&mut bindings::blk_mq_queue_map> {
         // CAST: `QueueType` is `repr(u32)`.
         let index = ty as u32;
         let end = first.checked_add(count).ok_or(EINVAL)?;
@@ -751,13 +777,55 @@ impl QueueMaps<'_> {
         {
             return Err(EINVAL);
         }
-        // SAFETY: By the type invariant map `index` (below `nr_maps`) is ours to write.
+        // SAFETY: By the type invariant map `index` (below `nr_maps`) is ours to write, for as
+        // long as `self` is borrowed.
         let map = unsafe { &mut *self.maps.as_ptr().add(index as usize) };
         map.nr_queues = count;
         map.queue_offset = first;
+        Ok(map)
+    }
+
+    /// Gives requests of kind `ty` the `count` hardware queues from `first`, and spreads the
+    /// CPUs over them (`blk_mq_map_queues()`). A `count` of zero leaves the kind without
+    /// queues of its own (its requests use the default map); the default map needs at least
+    /// one. `EINVAL` for a map the host does not have or queues it does not have.
+    pub fn map(&mut self, ty: QueueType, first: u32, count: u32) -> Result {
+        let map = self.set(ty, first, count)?;
         if count > 0 {
             // SAFETY: `map` is a valid map with its queue count and offset set, within the
-            // tag set's hardware queues (checked above).
+            // tag set's hardware queues (checked by `set`).
+            unsafe { bindings::blk_mq_map_queues(map) };
+        }
+        Ok(())
+    }
+
+    /// Like [`Self::map`], but gives each queue the CPUs its interrupt vector is affine to:
+    /// queue `first + i` those of vector `vector_offset + i` of `dev`
+    /// (`blk_mq_map_hw_queues()`), so that a command completes on a CPU that submits to its
+    /// queue. For vectors whose affinity the kernel manages
+    /// (`pci::Device::alloc_irq_vectors_affinity`); for others (INTx, vectors allocated
+    /// without it) it spreads the CPUs as [`Self::map`] does.
+    pub fn map_by_affinity(
+        &mut self,
+        ty: QueueType,
+        first: u32,
+        count: u32,
+        dev: &device::Device,
+        vector_offset: u32,
+    ) -> Result {
+        let map = self.set(ty, first, count)?;
+        if count == 0 {
+            return Ok(());
+        }
+        // SAFETY: `dev` is a valid device; reading its bus pointer has no side effect.
+        let has_bus = !unsafe { (*dev.as_raw()).bus }.is_null();
+        if has_bus {
+            // SAFETY: `map` is as in `map`; `dev` is a valid device on a bus, which
+            // `blk_mq_map_hw_queues()` asks for each queue's affinity (falling back to
+            // spreading the CPUs when it has none).
+            unsafe { bindings::blk_mq_map_hw_queues(map, dev.as_raw(), vector_offset) };
+        } else {
+            // SAFETY: As in `map`.
             unsafe { bindings::blk_mq_map_queues(map) };
         }
         Ok(())

@@ -39,6 +39,9 @@ pub enum HostByte {
     ImmRetry = 0x0c,
     /// `DID_REQUEUE`: requeue the command.
     Requeue = 0x0d,
+    /// `DID_TRANSPORT_DISRUPTED`: a transport error disrupted the command; retried once the
+    /// transport is back.
+    TransportDisrupted = 0x0e,
 }
 
 /// A SCSI status byte as returned by a target (`enum sam_status`).

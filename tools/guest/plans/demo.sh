@@ -2,6 +2,7 @@
 #
 # Plan "demo": the main job's VM. Loads the drivers in RSCSI_MODULES and shows what they found:
 # controllers, their limits (debugfs), SCSI devices and disks. Then unloads them.
+# RSCSI_DRIVER_OVERRIDE (PCI=DRIVER ...) binds each listed function to one driver only.
 
 plan_tests=$(($(echo $RSCSI_MODULES | wc -w) * 2))
 
@@ -32,6 +33,8 @@ show() {
 }
 
 plan_main() {
+	# RSCSI_DRIVER_OVERRIDE gives each virtio-scsi function its driver, C or Rust.
+	apply_overrides || diag "a driver_override could not be written"
 	for mod in $RSCSI_MODULES; do
 		check "load $mod" sh -c "for m in \$(echo $mod | tr + ' '); do modprobe \$m || exit 1; done"
 	done

@@ -21,3 +21,11 @@ pub mod rmegasas_frame;
 /// rscsi_debug: the CDBs it emulates.
 #[path = "../../../drivers/scsi/rscsi_debug/cdb.rs"]
 pub mod rscsi_debug_cdb;
+
+/// rvirtio_scsi: the virtio-scsi protocol.
+#[path = "../../../drivers/scsi/rvirtio_scsi/proto.rs"]
+pub mod rvirtio_scsi_proto;
+
+/// rvirtio_scsi: the modern virtio-pci transport's capabilities and features.
+#[path = "../../../drivers/scsi/rvirtio_scsi/virtio.rs"]
+pub mod rvirtio_scsi_virtio;

@@ -14,3 +14,6 @@ pub mod sg;
 /// Result codes.
 #[path = "../../../../rust/kernel/scsi/status.rs"]
 pub mod status;
+/// Split virtqueue rings.
+#[path = "../../../../rust/kernel/scsi/vring.rs"]
+pub mod vring;
