@@ -261,11 +261,11 @@ def rvirtio_disks():
 
 def rvirtio_many():
     """64 disks on one controller: 16 targets of 4 LUNs, the scan and every disk's data path
-    (2 MiB of fio each, to keep the run short)."""
+    (2 MiB of fio each, 8 disks at a time, to keep the run short)."""
     disks = [f"8M,id={t * 16},lun={lun}" for t in range(16) for lun in range(4)]
     hbas = [Hba("virtio-scsi-pci", disks=_disks(*disks))]
     return Run("rvirtio_scsi-64", "disks", hbas,
-               {"RSCSI_MODULES": "rvirtio_scsi", "RSCSI_FIO_MB": "2"},
+               {"RSCSI_MODULES": "rvirtio_scsi", "RSCSI_FIO_MB": "2", "RSCSI_FIO_PARALLEL": "8"},
                description="rvirtio_scsi: 64 disks, 16 targets of 4 LUNs")
 
 

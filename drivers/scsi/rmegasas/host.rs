@@ -117,13 +117,6 @@ fn write_sgl(
     }
 }
 
-/// Completes `cmd` with CHECK CONDITION and the given sense, as for a CDB the controller
-/// cannot take.
-fn complete_with_sense(mut cmd: Command<Rmegasas>, key: sense::SenseKey, asc: u8, ascq: u8) {
-    sense::build(cmd.sense_buffer(), sense::Format::Fixed, key, asc, ascq);
-    cmd.complete_with(HostByte::Ok, ScsiStatus::CHECK_CONDITION);
-}
-
 /// Fills the frame of `cmd` and returns its length in bytes, or `None` when the SG list does
 /// not fit (the caller then bounces the command). With `bounce`, the frame describes that one
 /// segment (the bounce buffer) instead of the command's list.
@@ -332,7 +325,7 @@ impl HostOps for Rmegasas {
         }
         if cmd.cdb().len() > 16 {
             // INVALID COMMAND OPERATION CODE: MFI frames carry at most 16 bytes.
-            complete_with_sense(cmd, sense::SenseKey::IllegalRequest, 0x20, 0x00);
+            cmd.complete_with_sense(sense::SenseKey::IllegalRequest, 0x20, 0x00);
             return Ok(());
         }
         let Some(addr) = mfi.frame_addr(cmd.index()) else {

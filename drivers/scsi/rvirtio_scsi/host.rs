@@ -262,12 +262,6 @@ impl Vscsi<'_> {
     }
 }
 
-/// Completes `cmd` with CHECK CONDITION and the given sense, before the device sees it.
-fn complete_with_sense(mut cmd: Command<Rvscsi>, key: sense::SenseKey, asc: u8, ascq: u8) {
-    sense::build(cmd.sense_buffer(), sense::Format::Fixed, key, asc, ascq);
-    cmd.complete_with(HostByte::Ok, ScsiStatus::CHECK_CONDITION);
-}
-
 /// Writes the request header and the indirect table of `cmd` into its slot: the request header,
 /// then data the device reads, then the response header, then data the device writes (QEMU
 /// takes the first descriptor of each direction as the whole header). Returns the number of
@@ -346,7 +340,7 @@ impl HostOps for Rvscsi {
         if cmd.cdb().len() > proto::CDB_SIZE {
             // INVALID COMMAND OPERATION CODE: the request header holds 32 CDB bytes.
             Stats::inc(&v.stats.refused);
-            complete_with_sense(cmd, sense::SenseKey::IllegalRequest, 0x20, 0x00);
+            cmd.complete_with_sense(sense::SenseKey::IllegalRequest, 0x20, 0x00);
             return Ok(());
         }
         if matches!(cmd.direction(), DataDirection::Bidirectional) {

@@ -707,6 +707,15 @@ impl<T: HostOps> Command<T> {
         unsafe { bindings::scsi_done(raw) };
     }
 
+    /// Completes the command with CHECK CONDITION and fixed-format sense data (`key`, `asc`,
+    /// `ascq`; `scsi_build_sense()`): for a command the driver ends itself because the device
+    /// cannot take it (a CDB longer than its frames hold, say).
+    pub fn complete_with_sense(mut self, key: crate::scsi::sense::SenseKey, asc: u8, ascq: u8) {
+        use crate::scsi::sense;
+        sense::build(self.sense_buffer(), sense::Format::Fixed, key, asc, ascq);
+        self.complete_with(HostByte::Ok, ScsiStatus::CHECK_CONDITION);
+    }
+
     /// Completes the command with `host` and `status`.
     #[inline]
     pub fn complete_with(mut self, host: HostByte, status: ScsiStatus) {

@@ -11,7 +11,8 @@
 # fio covers RSCSI_FIO_MB MiB (default 16) ending 1 MiB before the end of each disk, so that a
 # disk over 2 TiB is written beyond 2 TiB (READ/WRITE(16)).
 #
-# Settings (run.conf): RSCSI_MODULES, RSCSI_FIO_MB, RSCSI_FIO_EXTRA (more fio options).
+# Settings (run.conf): RSCSI_MODULES, RSCSI_FIO_MB, RSCSI_FIO_EXTRA (more fio options),
+# RSCSI_FIO_PARALLEL (disks written and verified at once, default 1).
 
 plan_tests=0
 for _g in $RSCSI_MODULES; do
@@ -56,13 +57,34 @@ plan_main() {
 			not_ok "$mod: every disk found with its size # timed out"
 		fi
 
-		# Write every disk, then one sync point, then verify every disk.
+		# Write every disk, then one sync point, then verify every disk. With
+		# RSCSI_FIO_PARALLEL=N, N disks at a time (fio's start-up dominates a small region).
+		_n=0
 		while read -r h kind pci id lun size bs; do
 			sd=$(find_disk "$pci" "$id" "$lun")
-			[ -n "$sd" ] && fio_disk "$sd" "$bs" write "$size" >"/tmp/fio-write-$h-$id-$lun" 2>&1
-			echo $? >"/tmp/fio-write-$h-$id-$lun.rc"
+			(
+				[ -n "$sd" ] && fio_disk "$sd" "$bs" write "$size" >"/tmp/fio-write-$h-$id-$lun" 2>&1
+				echo $? >"/tmp/fio-write-$h-$id-$lun.rc"
+			) &
+			_n=$((_n + 1))
+			[ $((_n % ${RSCSI_FIO_PARALLEL:-1})) = 0 ] && wait
 		done </tmp/disks
+		wait
 		sync_point "$mod-written"
+		if [ "${RSCSI_FIO_PARALLEL:-1}" -gt 1 ]; then
+			_n=0
+			while read -r h kind pci id lun size bs; do
+				sd=$(find_disk "$pci" "$id" "$lun")
+				[ -n "$sd" ] || continue
+				(
+					fio_disk "$sd" "$bs" verify "$size" >"/tmp/fio-verify-$h-$id-$lun" 2>&1
+					echo $? >"/tmp/fio-verify-$h-$id-$lun.rc"
+				) &
+				_n=$((_n + 1))
+				[ $((_n % RSCSI_FIO_PARALLEL)) = 0 ] && wait
+			done </tmp/disks
+			wait
+		fi
 		while read -r h kind pci id lun size bs; do
 			sd=$(find_disk "$pci" "$id" "$lun")
 			name="$mod: fio verify hba$h $kind $id:$lun ${sd:-missing}"
@@ -75,7 +97,12 @@ plan_main() {
 				not_ok "$name # write phase failed"
 				continue
 			fi
-			check "$name" fio_disk "$sd" "$bs" verify "$size"
+			if [ "${RSCSI_FIO_PARALLEL:-1}" -gt 1 ]; then
+				_v=/tmp/fio-verify-$h-$id-$lun
+				check "$name" sh -c "cat $_v; exit \$(cat $_v.rc 2>/dev/null || echo 1)"
+			else
+				check "$name" fio_disk "$sd" "$bs" verify "$size"
+			fi
 		done </tmp/disks
 		while read -r h kind pci id lun size bs; do
 			sd=$(find_disk "$pci" "$id" "$lun")
