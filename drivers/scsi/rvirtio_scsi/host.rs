@@ -265,8 +265,9 @@ impl Vscsi<'_> {
 /// Writes the request header and the indirect table of `cmd` into its slot: the request header,
 /// then data the device reads, then the response header, then data the device writes (QEMU
 /// takes the first descriptor of each direction as the whole header). Returns the number of
-/// descriptors, or `None` if the list does not fit (which the block layer's limits rule out).
-fn build(v: &Vscsi<'_>, cmd: &mut Command<Rvscsi>, tag: u64) -> Option<u16> {
+/// descriptors and the table's bus address, or `None` if the list does not fit (which the block
+/// layer's limits rule out).
+fn build(v: &Vscsi<'_>, cmd: &mut Command<Rvscsi>, tag: u64) -> Option<(u16, u64)> {
     const D: usize = vring::DESC_SIZE;
     let (slot, cmd) = v.pool.slot(cmd)?;
     let dev = cmd.device();
@@ -316,7 +317,11 @@ fn build(v: &Vscsi<'_>, cmd: &mut Command<Rvscsi>, tag: u64) -> Option<u16> {
         }
     };
     vring::end_chain(&mut table[D * last..D * (last + 1)]);
-    u16::try_from(last + 1).ok()
+    // CAST: a small constant.
+    Some((
+        u16::try_from(last + 1).ok()?,
+        slot.cmd_dma + REQ_AREA as u64,
+    ))
 }
 
 #[vtable]
@@ -355,19 +360,13 @@ impl HostOps for Rvscsi {
         }
         let head = cmd.tag();
         let ctx = cmd.next_context();
-        let Some(entries) = build(&v, &mut cmd, u64::from(ctx.to_u32())) else {
+        let Some((entries, table)) = build(&v, &mut cmd, u64::from(ctx.to_u32())) else {
             Stats::inc(&v.stats.refused);
-            cmd.complete_with(HostByte::Error, ScsiStatus::GOOD);
-            return Ok(());
-        };
-        let Some(table) = v.pool.cmd_dma(cmd.index()) else {
             cmd.complete_with(HostByte::Error, ScsiStatus::GOOD);
             return Ok(());
         };
         let last = cmd.is_last();
         let ctx = cmd.into_hardware();
-        // CAST: a small constant.
-        let table = table + REQ_AREA as u64;
         let kick = {
             let mut p = q.vq.producer();
             match p.push_indirect(head, table, entries, ctx) {

@@ -257,7 +257,8 @@ impl SplitQueue {
     fn write16(&self, off: usize, v: u16) {
         if let Some(p) = self.field::<u16>(off) {
             // SAFETY: As in `read16`; the fields written are the driver's (the driver area,
-            // descriptors of heads it owns), which the device only reads.
+            // descriptors of heads it owns), which the device only reads, or, in `reset`, any
+            // field once the device was reset and no longer touches the queue.
             unsafe { p.write_volatile(v.to_le()) }
         }
     }
