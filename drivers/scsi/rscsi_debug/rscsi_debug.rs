@@ -359,7 +359,7 @@ fn identify(cmd: &Command<Sdebug>) -> CmdId {
 fn deliver(host: &SdebugHost, p: Pending, epoch: u64) {
     let d = host.data();
     let Some(cmd) = host.take_from_hardware(p.ctx) else {
-        if p.kind == Kind::Normal && d.sim.lock().epoch == epoch {
+        if p.kind == Kind::Normal && d.sim.lock().refusal_is_loss(epoch) {
             // The device held this command and no abort or reset reclaimed it since, so the
             // abstraction must have returned it.
             d.stats.lost.inc();
@@ -447,7 +447,6 @@ impl HostOps for Sdebug {
         }
         let (target, lun) = (cmd.device().id(), cmd.device().lun());
         let index = usize::from(cmd.index());
-        let ctx = cmd.into_hardware();
         let now = d.now();
         let due = now.after(d.p.delay);
         let entry = |ctx, kind, due| Pending {
@@ -459,6 +458,10 @@ impl HostOps for Sdebug {
             lun,
         };
         let mut s = d.sim.lock();
+        // Given to the device under the lock, with its completion queued: a reset that
+        // reclaims it now forgets its completion too (`Sim::forget_index`, which takes the
+        // lock).
+        let ctx = cmd.into_hardware();
         let mut ok = true;
         match fault {
             Some(Injected::Drop | Injected::Late) => {
@@ -764,8 +767,12 @@ fn reset(host: &SdebugHost, mut scope: impl FnMut(u32, u64) -> bool) {
     d.sim.lock().forget(&mut scope);
     let n = host.reclaim_matching(
         |sdev| scope(sdev.id(), sdev.lun()),
-        |c| c.complete_with(HostByte::Reset, ScsiStatus::GOOD),
+        |c| {
+            d.sim.lock().forget_index(c.index());
+            c.complete_with(HostByte::Reset, ScsiStatus::GOOD)
+        },
     );
+    d.sim.lock().reset_done();
     for _ in 0..n {
         d.stats.reset_completed.inc();
     }

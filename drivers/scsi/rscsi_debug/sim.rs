@@ -135,9 +135,15 @@ pub(crate) struct Sim {
     pub(crate) storm: u64,
     /// Pseudo-random state for bogus contexts (xorshift).
     pub(crate) rng: u32,
-    /// Bumped by every abort and reset, under the lock: a completion taken out of `pending`
-    /// before one and refused after it was reclaimed by it, not lost.
+    /// Bumped by every abort, and at the start and the end of every reset, under the lock: a
+    /// completion taken out of `pending` before one and refused after it was reclaimed by it,
+    /// not lost.
     pub(crate) epoch: u64,
+    /// Resets under way. A command `queuecommand` was submitting when a reset began may be
+    /// given to the device after [`Sim::forget`] and reclaimed by the reset all the same (the
+    /// midlayer stops dispatch for an ioctl's reset, `tmf_in_progress`, but does not wait for
+    /// a dispatch in progress): its completion may be refused until the reset ends.
+    pub(crate) resetting: u32,
     /// Indices of the host (`nr_hw_queues * can_queue`, at most 65536).
     pub(crate) indices: u32,
 }
@@ -162,6 +168,7 @@ impl Sim {
             armed: None,
             storm: 0,
             epoch: 0,
+            resetting: 0,
             rng: 0x2545_f491,
             indices,
         })
@@ -212,9 +219,11 @@ impl Sim {
     }
 
     /// Forgets every command the device holds for which `scope` is true, as a reset does;
-    /// late and duplicate completions stay (a device may still report them).
+    /// late and duplicate completions stay (a device may still report them). The reset is
+    /// under way until [`Sim::reset_done`].
     pub(crate) fn forget(&mut self, mut scope: impl FnMut(u32, u64) -> bool) {
         self.epoch += 1;
+        self.resetting += 1;
         self.pending
             .retain(|p| p.kind != Kind::Normal || !scope(p.target, p.lun));
         for h in self.held.iter_mut() {
@@ -222,6 +231,29 @@ impl Sim {
                 *h = None;
             }
         }
+    }
+
+    /// Forgets the command on `index` that a reset reclaimed. It was the only one on the index
+    /// (the index is not free until that command completes), but it may have been given to
+    /// the device after [`Sim::forget`] ran.
+    pub(crate) fn forget_index(&mut self, index: u16) {
+        self.pending
+            .retain(|p| p.kind != Kind::Normal || p.ctx.tag != index);
+        if let Some(h) = self.held.get_mut(usize::from(index)) {
+            *h = None;
+        }
+    }
+
+    /// Ends a reset [`Sim::forget`] began, once it reclaimed every command in its scope.
+    pub(crate) fn reset_done(&mut self) {
+        self.resetting = self.resetting.saturating_sub(1);
+        self.epoch += 1;
+    }
+
+    /// Whether a refused normal completion, taken out of `pending` at `epoch`, means a lost
+    /// command: no abort or reset reclaimed anything since, and none is under way.
+    pub(crate) fn refusal_is_loss(&self, epoch: u64) -> bool {
+        self.epoch == epoch && self.resetting == 0
     }
 }
 
