@@ -52,6 +52,9 @@ rscsi_disks() {
 	done
 }
 
+# first_disks GROUP: the first expected disk of each HBA the group drives.
+first_disks() { rscsi_disks "$1" | awk '!seen[$1]++'; }
+
 # apply_overrides: for each PCI=DRIVER in RSCSI_DRIVER_OVERRIDE, writes the function's
 # driver_override, so that only that driver binds it (the C and the Rust driver of one device
 # kind each get their own function in one boot). Done before the modules load.

@@ -142,12 +142,19 @@ def judge_run(run, res):
 
 def meets_expectation(run, v):
     """Whether a run's verdict is what the run expects: a pass, or for a negative control a
-    plan that ran to its end and failed, every failure a fio verify, with no kernel report."""
+    plan that ran to its end and failed, every failure a fio verify, with no kernel report;
+    with ``must_fail``, exactly the results it names failed."""
     if run.expect == "pass":
         return v.ok
     failures = [r for r in v.results if not r.ok]
-    return bool(not v.problems and not v.findings and failures
-                and all("fio verify" in r.name for r in failures))
+    if not (not v.problems and not v.findings and failures
+            and all("fio verify" in r.name for r in failures)):
+        return False
+    if run.must_fail:
+        named = [r for r in failures if any(m in r.name + " " for m in run.must_fail)]
+        return (len(named) == len(failures)
+                and all(any(m in r.name + " " for r in failures) for m in run.must_fail))
+    return True
 
 
 def host_tests():

@@ -107,3 +107,25 @@ class CompareTest(unittest.TestCase):
     def test_a_missing_run_is_reported(self):
         diffs = judge.compare([{"a": verdict("clean.log")}, {}])
         self.assertEqual(diffs, ["a: log present in pass 1..2: yes, no"])
+
+
+class NegativeControlTest(unittest.TestCase):
+    """A negative control passes only if exactly the disks it corrupted failed their verify."""
+
+    def verdict(self, *failed):
+        names = ["megaraid_sas: load", "megaraid_sas: fio verify hba0 megasas 0:0 sda",
+                 "megaraid_sas: fio verify hba0 megasas 1:0 sdb", "megaraid_sas: unload"]
+        results = [judge.TestResult(i, n, ok=i not in failed) for i, n in enumerate(names, 1)]
+        return judge.Verdict("disks", results, [], [], ok=not failed)
+
+    def test_only_the_corrupted_disk_fails(self):
+        from rscsi import cli, suite
+        run = suite.negative_control()
+        self.assertEqual(run.must_fail, ("fio verify hba0 megasas 0:0 ",))
+        self.assertTrue(cli.meets_expectation(run, self.verdict(2)))
+        # Nothing failed, the other disk failed too, or only the other one: not what it must do.
+        self.assertFalse(cli.meets_expectation(run, self.verdict()))
+        self.assertFalse(cli.meets_expectation(run, self.verdict(2, 3)))
+        self.assertFalse(cli.meets_expectation(run, self.verdict(3)))
+        # A failure other than a verify (the load) fails the control.
+        self.assertFalse(cli.meets_expectation(run, self.verdict(1, 2)))

@@ -514,6 +514,11 @@ impl HostOps for Rvscsi {
             )?;
             let per_kick = s.submitted.checked_div(s.kicks).unwrap_or(0);
             writeln!(f, "queue{}_cmds_per_kick: {}", i, per_kick)?;
+            // CAST: a host has at most 14 request queues (`MAX_QUEUES`).
+            match v.irq.queue_vector(i as u16) {
+                virtio::NO_VECTOR => writeln!(f, "queue{}_vector: none", i)?,
+                n => writeln!(f, "queue{}_vector: {}", i, n)?,
+            }
         }
         let st = &v.stats;
         const NAMES: [&str; response::COUNT + 1] = [
