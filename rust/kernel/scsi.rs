@@ -77,6 +77,7 @@
 //! }
 //! ```
 
+pub mod bytes;
 pub mod command;
 pub mod device;
 pub mod host;

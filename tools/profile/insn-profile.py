@@ -41,6 +41,15 @@ def build_plugin(cache):
     return out
 
 
+def perf_map(cache):
+    """The System.map of the perf kernel built last."""
+    maps = sorted(glob.glob(os.path.join(cache, "build", "perf-*", "System.map")),
+                  key=os.path.getmtime)
+    if not maps:
+        sys.exit("no perf kernel: run tools/build-kernel.sh perf first")
+    return maps[-1]
+
+
 def symbol_address(system_map, name):
     with open(system_map) as f:
         for line in f:
@@ -78,34 +87,38 @@ def main():
     ap.add_argument("--top", type=int, default=40)
     ap.add_argument("--width", type=int, default=70)
     ap.add_argument("--reuse", action="store_true",
-                    help="map the counts of the last runs again instead of booting")
+                    help="map the counts of the last runs again instead of booting (valid while "
+                    "the perf kernel is the one they ran on)")
     args = ap.parse_args()
     cache = paths.CACHE
     plugin = build_plugin(cache)
     outdir = os.path.join(cache, "profile")
     os.makedirs(outdir, exist_ok=True)
-    maps = sorted(glob.glob(os.path.join(cache, "build", "perf-*", "System.map")),
-                  key=os.path.getmtime)
-    if not maps:
-        sys.exit("no perf kernel: run tools/build-kernel.sh perf first")
-    system_map = maps[-1]
-    with open(system_map) as f:
-        kernel_syms = insnprof.parse_system_map(f)
-    mark = symbol_address(system_map, "__x64_sys_sync")
     results = []
     for mod in args.modules:
         saved = os.path.join(outdir, f"{mod}.log-path")
         if args.reuse and os.path.exists(saved):
             counts, log = os.path.join(outdir, f"{mod}.counts"), open(saved).read().strip()
         else:
-            counts, log = run_profile(mod, args, plugin, outdir, mark)
+            # A changed overlay rebuilds the kernel, which moves its text: build first, then
+            # read the map (the mark's address, and the symbols below).
+            subprocess.run([os.path.join(ROOT, "tools", "build-modules.sh"), "perf"],
+                           check=True, stdout=subprocess.DEVNULL)
+            counts, log = run_profile(mod, args, plugin, outdir,
+                                      symbol_address(perf_map(cache), "__x64_sys_sync"))
             with open(saved, "w") as f:
                 f.write(log)
-        mod_syms, ios = insnprof.parse_log(open(log, errors="replace").read())
+        with open(perf_map(cache)) as f:
+            kernel_syms = insnprof.parse_system_map(f)
+        text = open(log, errors="replace").read()
+        mod_syms, ios = insnprof.parse_log(text)
+        irqs = insnprof.parse_irqs(text)
         with open(counts) as f:
             per, total = insnprof.profile(f, kernel_syms + mod_syms)
         results.append((mod, per, total, ios))
-        print(f"# {mod}: {ios} I/Os, {total / ios:.0f} guest instructions per I/O; log {log}")
+        per_irq = "" if irqs is None else f", {irqs / ios:.2f} interrupts per I/O"
+        print(f"# {mod}: {ios} I/Os, {total / ios:.0f} guest instructions per I/O{per_irq}; "
+              f"log {log}")
     groups = collections.Counter()
     names = collections.Counter()
     for mod, per, _, ios in results:

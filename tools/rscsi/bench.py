@@ -8,10 +8,13 @@ driver is better: IOPS Rust/C, latency and CPU time C/Rust.
 
 Two ratios per job: of the medians, and the median of the per-round ratios ("paired": in each
 round the two drivers run a job back to back, so a drift of the host between rounds, which
-moves a 128 KiB figure by 30% here, cancels out).
+moves a 128 KiB figure by 30% here, cancels out). Each paired ratio gets a 95% interval: the
+geometric mean of the per-round ratios with a Student t interval on their logarithms. An
+interval that contains 1.0 is parity, whatever the point estimate says.
 """
 
 import json
+import math
 import re
 import statistics
 
@@ -101,6 +104,40 @@ def paired(samples, rust, c, job):
     return {k: statistics.median(p[k] for p in per) for k in per[0]}
 
 
+# Two-sided 95% quantiles of Student's t, by degrees of freedom (beyond 30: 2.0).
+_T95 = {1: 12.71, 2: 4.30, 3: 3.18, 4: 2.78, 5: 2.57, 6: 2.45, 7: 2.36, 8: 2.31, 9: 2.26,
+        10: 2.23, 12: 2.18, 15: 2.13, 20: 2.09, 30: 2.04}
+
+
+def _t95(df):
+    return next((_T95[k] for k in sorted(_T95) if k >= df), 2.0)
+
+
+def interval(samples, rust, c, job):
+    """Per ratio (as _ratios), the geometric mean of the per-round ratios and its 95% Student t
+    interval, as (mean, low, high); None with fewer than two paired rounds."""
+    by = {(s["driver"], s["round"]): s for s in samples if s["job"] == job}
+    rounds = sorted({r for (_, r) in by if (rust, r) in by and (c, r) in by})
+    if len(rounds) < 2:
+        return None
+    per = [_ratios(by[rust, r], by[c, r]) for r in rounds]
+    out = {}
+    for k in per[0]:
+        logs = [math.log(p[k]) for p in per if p[k] > 0]
+        if len(logs) < 2:
+            continue
+        m = statistics.mean(logs)
+        h = _t95(len(logs) - 1) * statistics.stdev(logs) / math.sqrt(len(logs))
+        out[k] = (math.exp(m), math.exp(m - h), math.exp(m + h))
+    return out
+
+
+def verdict(iv):
+    """"parity" for an interval that contains 1.0, else which driver is better."""
+    _, lo, hi = iv
+    return "parity" if lo <= 1.0 <= hi else ("Rust better" if lo > 1.0 else "C better")
+
+
 def summarise(samples, rust, c):
     """Median per (driver, job), and ratios; returns printable lines and, per job, the
     ratios of the medians and the paired ratios."""
@@ -132,4 +169,9 @@ def summarise(samples, rust, c):
             if p:
                 out.append(f"{job:20} {'paired':14} {p['iops']:9.2f} {p['p50']:9.2f}"
                            f" {p['p99']:9.2f} {p['cpu']:10.2f}  (median of per-round ratios)")
+            iv = interval(samples, rust, c, job)
+            if iv:
+                out.append(f"{job:20} {'95% interval':14} " + "; ".join(
+                    f"{k} {iv[k][0]:.2f} [{iv[k][1]:.2f}, {iv[k][2]:.2f}] {verdict(iv[k])}"
+                    for k in ("iops", "p50", "p99", "cpu") if k in iv))
     return out, ratios

@@ -35,6 +35,16 @@ def parse_log(text):
     return syms, job["read"]["total_ios"] + job["write"]["total_ios"]
 
 
+def parse_irqs(text):
+    """The device's interrupts during the job, from the plan's "PROFILE-IRQS before after"
+    line, or None if the log has none."""
+    for line in text.splitlines():
+        p = line.split()
+        if len(p) == 3 and p[0] == "PROFILE-IRQS" and p[1].isdigit() and p[2].isdigit():
+            return int(p[2]) - int(p[1])
+    return None
+
+
 def profile(count_lines, syms):
     """Instructions per symbol from the plugin's "vaddr insns execs" lines (after the
     "# marks N" line, which must show both marks). Returns (Counter, total)."""

@@ -61,6 +61,31 @@ class BenchTest(unittest.TestCase):
         self.assertAlmostEqual(r["iops"], 1650 / 2000)
         self.assertIsNone(bench.paired(samples, "rmegasas", "megaraid_sas", "other"))
 
+    def test_interval_says_parity_when_it_contains_one(self):
+        lines = []
+        # Rust 10% better in every round: the interval is narrow and above 1.
+        for r in (1, 2, 3, 4):
+            lines += block("megaraid_sas", r, "a", 1000 * r, 1_000_000, 2_000_000, 100)
+            lines += block("rmegasas", r, "a", 1100 * r, 1_000_000, 2_000_000, 100)
+        # Rust 30% better in one round and 20% worse in two: parity.
+        for r, f in ((1, 1.3), (2, 0.8), (3, 0.8), (4, 1.3)):
+            lines += block("megaraid_sas", r, "b", 1000, 1_000_000, 2_000_000, 100)
+            lines += block("rmegasas", r, "b", 1000 * f, 1_000_000, 2_000_000, 100)
+        samples = bench.parse(lines)
+        m, lo, hi = bench.interval(samples, "rmegasas", "megaraid_sas", "a")["iops"]
+        self.assertAlmostEqual(m, 1.1)
+        self.assertAlmostEqual(lo, 1.1)
+        self.assertEqual(bench.verdict((m, lo, hi)), "Rust better")
+        iv = bench.interval(samples, "rmegasas", "megaraid_sas", "b")["iops"]
+        self.assertLess(iv[1], 1.0)
+        self.assertGreater(iv[2], 1.0)
+        self.assertEqual(bench.verdict(iv), "parity")
+        self.assertEqual(bench.verdict((0.8, 0.7, 0.9)), "C better")
+        self.assertTrue(any("95% interval" in t for t in bench.summarise(samples, "rmegasas",
+                                                                           "megaraid_sas")[0]))
+        # One round is no interval.
+        self.assertIsNone(bench.interval(samples[:2], "rmegasas", "megaraid_sas", "a"))
+
     def test_failed_job_is_skipped(self):
         lines = block("rmegasas", 1, "x", 10, 1, 1, 1)
         lines[-1] = "BENCH-END rmegasas 1 x rc=1"

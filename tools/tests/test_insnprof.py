@@ -51,6 +51,11 @@ class InsnProfTest(unittest.TestCase):
         with self.assertRaises(ValueError):
             insnprof.profile(["# marks 1", "ffffffff81000100 5 10"], [(0, "x")])
 
+    def test_interrupts_of_the_window(self):
+        self.assertEqual(insnprof.parse_irqs("ok 1 x\nPROFILE-IRQS 120 4620\n"), 4500)
+        self.assertIsNone(insnprof.parse_irqs("PROFILE-IRQS 120\n"))
+        self.assertIsNone(insnprof.parse_irqs("no such line\n"))
+
 
 if __name__ == "__main__":
     unittest.main()

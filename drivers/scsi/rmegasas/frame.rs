@@ -8,9 +8,19 @@
 //! Frames are little-endian, built in 64-byte units; a frame's SG list may run on into the
 //! following units ("extra frames").
 //!
-//! This file needs only `core` and `kernel::scsi::sg` (itself core-only), so the host test crate
+//! This file needs only `core`, `kernel::scsi::bytes` and `kernel::scsi::sg` (both core-only), so the host test crate
 //! builds it unchanged.
 
+pub(crate) use kernel::scsi::bytes::{
+    get16,
+    get32, //
+};
+use kernel::scsi::bytes::{
+    put,
+    put16,
+    put32,
+    put64, //
+};
 use kernel::scsi::sg::{
     DescriptorWriter,
     Segment, //
@@ -175,47 +185,9 @@ pub(crate) fn parse_pd_list(b: &[u8]) -> Result<DriveList, ListOverflow> {
     parse_list(b, 4, 24, |e| usize::from(get16(e, 0) >> 8))
 }
 
-// The frame writers run for every I/O: they are `#[inline]` and store through fixed-size
-// arrays, so that with constant offsets the compiler checks the bounds once and emits plain
-// stores rather than calls to `memcpy`.
-
-/// Stores the `N` bytes `v` at `off`.
-///
-/// # Panics
-///
-/// If `buf` is shorter than `off + N`.
-#[inline(always)]
-fn put<const N: usize>(buf: &mut [u8], off: usize, v: [u8; N]) {
-    // The conversion cannot fail (the range is `N` long): it makes this one `N`-byte store.
-    if let Ok(d) = <&mut [u8; N]>::try_from(&mut buf[off..off + N]) {
-        *d = v;
-    }
-}
-
-#[inline(always)]
-fn put16(buf: &mut [u8], off: usize, v: u16) {
-    put(buf, off, v.to_le_bytes());
-}
-
-#[inline(always)]
-fn put32(buf: &mut [u8], off: usize, v: u32) {
-    put(buf, off, v.to_le_bytes());
-}
-
-#[inline(always)]
-fn put64(buf: &mut [u8], off: usize, v: u64) {
-    put(buf, off, v.to_le_bytes());
-}
-
-#[inline]
-pub(crate) fn get16(buf: &[u8], off: usize) -> u16 {
-    u16::from_le_bytes([buf[off], buf[off + 1]])
-}
-
-#[inline]
-pub(crate) fn get32(buf: &[u8], off: usize) -> u32 {
-    u32::from_le_bytes([buf[off], buf[off + 1], buf[off + 2], buf[off + 3]])
-}
+// The frame writers run for every I/O: they are `#[inline]` and store through
+// `kernel::scsi::bytes`, so that with constant offsets the compiler checks the bounds once and
+// emits plain stores rather than calls to `memcpy`.
 
 /// Offsets in the common 24-byte frame header (`struct megasas_header`).
 pub(crate) mod hdr {

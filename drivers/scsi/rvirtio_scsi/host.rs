@@ -224,29 +224,43 @@ impl Vscsi<'_> {
             return;
         };
         let len = cmd.transfer_len();
-        let mut sense = [0u8; proto::SENSE_SIZE];
         let o = {
             let Some((slot, _)) = self.pool.slot(&mut cmd) else {
                 cmd.complete_with(HostByte::Error, ScsiStatus::GOOD);
                 return;
             };
             let r = CmdResp::read(slot.resp);
-            let o = proto::outcome(&r, len);
-            if o.sense_len > 0 {
-                sense[..o.sense_len].copy_from_slice(&slot.resp[12..12 + o.sense_len]);
-            }
             Stats::inc(&self.stats.responses[usize::from(r.response).min(response::COUNT)]);
-            o
+            proto::outcome(&r, len)
         };
         if o.sense_len > 0 {
-            let sb = cmd.sense_buffer();
-            let n = o.sense_len.min(sb.len());
-            sb[..n].copy_from_slice(&sense[..n]);
+            self.copy_sense(&mut cmd, o.sense_len);
         }
         if o.resid > 0 {
             cmd.set_resid(o.resid);
         }
         cmd.complete_with(o.host, o.status);
+    }
+
+    /// Copies `n` bytes of sense (at most [`proto::SENSE_SIZE`], [`proto::outcome`] bounds it)
+    /// from the response slot into the command's sense buffer: through a copy on the stack,
+    /// since the slot is borrowed through the command.
+    #[cold]
+    fn copy_sense(&self, cmd: &mut Command<Rvscsi>, n: usize) {
+        let mut sense = [0u8; proto::SENSE_SIZE];
+        let n = n.min(proto::SENSE_SIZE);
+        {
+            let Some((slot, _)) = self.pool.slot(cmd) else {
+                return;
+            };
+            let Some(src) = slot.resp.get(12..12 + n) else {
+                return;
+            };
+            sense[..n].copy_from_slice(src);
+        }
+        let sb = cmd.sense_buffer();
+        let n = n.min(sb.len());
+        sb[..n].copy_from_slice(&sense[..n]);
     }
 
     /// A configuration change interrupt.
@@ -274,7 +288,7 @@ fn build(v: &Vscsi<'_>, cmd: &mut Command<Rvscsi>, tag: u64) -> Option<(u16, u64
     // CAST: checked below 256 by the caller.
     let lun = proto::lun_bytes(dev.id() as u8, dev.lun());
     let (hdr, table) = slot.cmd.split_at_mut(REQ_AREA);
-    if !proto::write_cmd_req(hdr, lun, tag, cmd.cdb()) {
+    if !proto::write_cmd_req(hdr, lun, tag, cmd.cdb_padded()) {
         return None;
     }
     let segs = v.sg_limits.max_segments;

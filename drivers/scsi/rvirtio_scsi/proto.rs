@@ -12,6 +12,7 @@
 //! This file needs only `core` and is tested on the host (`tools/hosttest`) and in the kernel
 //! (KUnit suite `rvirtio_scsi_proto`).
 
+use kernel::scsi::bytes::{put, put64};
 use kernel::scsi::status::{HostByte, ScsiStatus};
 
 /// `VIRTIO_SCSI_CDB_SIZE`: the CDB bytes of a request header; the driver writes it to the
@@ -136,22 +137,20 @@ pub(crate) fn lun_bytes(target: u8, lun: u64) -> [u8; 8] {
 pub(crate) const TASK_ATTR_SIMPLE: u8 = 0;
 
 /// Writes a command request header into `out` (at least [`REQ_SIZE`] bytes): LUN, tag,
-/// SIMPLE task attribute, no priority, and the CDB padded with zeroes to [`CDB_SIZE`].
+/// SIMPLE task attribute, no priority, and the CDB, given padded with zeroes to [`CDB_SIZE`]
+/// (`Command::cdb_padded()`), so that every copy is of a known size.
 ///
-/// Returns `false`, and writes nothing, for a CDB longer than [`CDB_SIZE`].
-pub(crate) fn write_cmd_req(out: &mut [u8], lun: [u8; 8], tag: u64, cdb: &[u8]) -> bool {
-    if cdb.len() > CDB_SIZE || out.len() < REQ_SIZE {
+/// Returns `false`, and writes nothing, if `out` is shorter than a header.
+#[inline]
+pub(crate) fn write_cmd_req(out: &mut [u8], lun: [u8; 8], tag: u64, cdb: &[u8; CDB_SIZE]) -> bool {
+    if out.len() < REQ_SIZE {
         return false;
     }
-    out[0..8].copy_from_slice(&lun);
-    out[8..16].copy_from_slice(&tag.to_le_bytes());
-    out[16] = TASK_ATTR_SIMPLE;
-    // prio, crn
-    out[17] = 0;
-    out[18] = 0;
-    let c = &mut out[19..REQ_SIZE];
-    c[..cdb.len()].copy_from_slice(cdb);
-    c[cdb.len()..].fill(0);
+    put(out, 0, lun);
+    put64(out, 8, tag);
+    // Task attribute SIMPLE, no priority, no CRN.
+    put(out, 16, [TASK_ATTR_SIMPLE, 0, 0]);
+    put(out, 19, *cdb);
     true
 }
 
@@ -322,25 +321,34 @@ mod tests {
     }
 
     #[test]
-    fn request_headers_pad_the_cdb_and_refuse_long_ones() {
+    fn request_headers_carry_the_padded_cdb_and_refuse_short_buffers() {
         let mut b = [0xaau8; REQ_SIZE];
-        assert!(write_cmd_req(
-            &mut b,
-            lun_bytes(1, 2),
-            0x0102,
-            &[0x28, 0, 0, 0, 0, 8]
-        ));
+        let mut cdb = [0u8; CDB_SIZE];
+        cdb[..6].copy_from_slice(&[0x28, 0, 0, 0, 0, 8]);
+        assert!(write_cmd_req(&mut b, lun_bytes(1, 2), 0x0102, &cdb));
         assert_eq!(&b[0..4], &[1, 1, 0x40, 2]);
         assert_eq!(&b[8..10], &[2, 1]);
         assert_eq!(b[16], TASK_ATTR_SIMPLE);
         assert_eq!(b[19], 0x28);
         assert_eq!(b[24], 8);
         assert!(b[25..].iter().all(|&x| x == 0));
-        let mut c = [0xaau8; REQ_SIZE];
-        assert!(!write_cmd_req(&mut c, lun_bytes(0, 0), 0, &[0u8; 33]));
+        let mut c = [0xaau8; REQ_SIZE - 1];
+        assert!(!write_cmd_req(
+            &mut c,
+            lun_bytes(0, 0),
+            0,
+            &[0x7fu8; CDB_SIZE]
+        ));
         assert!(c.iter().all(|&x| x == 0xaa));
-        assert!(write_cmd_req(&mut c, lun_bytes(0, 0), 0, &[0x7fu8; 32]));
-        assert_eq!(c[REQ_SIZE - 1], 0x7f);
+        let mut d = [0xaau8; REQ_SIZE + 1];
+        assert!(write_cmd_req(
+            &mut d,
+            lun_bytes(0, 0),
+            0,
+            &[0x7fu8; CDB_SIZE]
+        ));
+        assert_eq!(d[REQ_SIZE - 1], 0x7f);
+        assert_eq!(d[REQ_SIZE], 0xaa);
     }
 
     fn resp(response: u8, status: u8, sense_len: u32, resid: u32) -> CmdResp {

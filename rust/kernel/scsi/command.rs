@@ -259,6 +259,19 @@ macro_rules! command_accessors {
             }
         }
 
+        /// The CDB in the whole of the midlayer's CDB field (`cmnd`, 32 bytes), for a driver
+        /// that copies a fixed-size CDB field into its frame: a copy of known size, without a
+        /// call to `memcpy`. The bytes after [`Self::cdb`] are zero as the midlayer leaves them
+        /// (it clears `cmnd` before a CDB is written into it: `scsi_initialize_rq()` for
+        /// passthrough requests, `scsi_prepare_cmd()` for the others, `scsi_eh_prep_cmnd()`
+        /// for the error handler's); a device takes a CDB's length from its operation code.
+        #[inline]
+        pub fn cdb_padded(&self) -> &[u8; 32] {
+            // SAFETY: As in `cdb`: the field is set before the driver sees the command and does
+            // not change while it owns it.
+            unsafe { &(*self.raw()).cmnd }
+        }
+
         /// The data direction.
         #[inline]
         pub fn direction(&self) -> DataDirection {

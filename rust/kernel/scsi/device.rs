@@ -44,6 +44,7 @@ impl ScsiDevice {
         (host, unsafe { Self::from_ptr(ptr) })
     }
 
+    #[inline]
     pub(crate) fn raw(&self) -> *mut bindings::scsi_device {
         self.0.get()
     }

@@ -287,6 +287,7 @@ impl Bounce {
     }
 
     /// Gives the buffer back from `index`, which holds it.
+    #[inline]
     fn release(&self, index: u16) {
         let _ = self.owner.cmpxchg(u32::from(index) + 1, 0, Release);
     }

@@ -32,6 +32,7 @@ pub struct BadIndex(pub u32);
 
 impl Ring {
     /// A ring of `size` entries; `None` for a size of zero.
+    #[inline]
     pub const fn new(size: u32) -> Option<Self> {
         if size == 0 {
             None
@@ -41,11 +42,13 @@ impl Ring {
     }
 
     /// Entries in the ring.
+    #[inline]
     pub const fn size(&self) -> u32 {
         self.size
     }
 
     /// The index after `i`.
+    #[inline]
     pub const fn next(&self, i: u32) -> u32 {
         if i + 1 >= self.size {
             0
@@ -59,6 +62,7 @@ impl Ring {
     /// # Errors
     ///
     /// [`BadIndex`] if either index is outside the ring.
+    #[inline]
     pub fn pending(&self, consumer: u32, producer: u32) -> Result<Pending, BadIndex> {
         if consumer >= self.size {
             return Err(BadIndex(consumer));
@@ -74,6 +78,7 @@ impl Ring {
     }
 
     /// How many entries lie between `consumer` and `producer`.
+    #[inline]
     pub const fn distance(&self, consumer: u32, producer: u32) -> u32 {
         if producer >= consumer {
             producer - consumer
@@ -94,6 +99,7 @@ pub struct Pending {
 
 impl Pending {
     /// The index the iterator has reached: after the loop, the consumer index to publish.
+    #[inline]
     pub const fn at(&self) -> u32 {
         self.at
     }
@@ -124,12 +130,14 @@ pub struct ContextTag {
 
 impl ContextTag {
     /// The 32-bit value a device echoes back.
+    #[inline]
     pub const fn to_u32(self) -> u32 {
         // CAST: widening `u16` to `u32`.
         (self.seq as u32) << 16 | self.tag as u32
     }
 
     /// Decodes a value a device returned.
+    #[inline]
     pub const fn from_u32(v: u32) -> Self {
         // CAST: each half of a `u32` fits in a `u16`.
         Self {
@@ -180,12 +188,14 @@ impl IndexState {
     };
 
     /// The state word: generation in bits 31:16, phase in bits 15:0.
+    #[inline]
     pub const fn pack(self) -> u32 {
         // CAST: widening `u16` and a small discriminant to `u32`.
         (self.gen as u32) << 16 | self.phase as u32
     }
 
     /// Decodes a state word; `None` for a phase that is none of the four.
+    #[inline]
     pub const fn unpack(v: u32) -> Option<Self> {
         let phase = match v & 0xffff {
             0 => Phase::Idle,
@@ -202,6 +212,7 @@ impl IndexState {
     }
 
     /// The same generation in another phase.
+    #[inline]
     pub const fn with(self, phase: Phase) -> Self {
         Self {
             gen: self.gen,
@@ -210,6 +221,7 @@ impl IndexState {
     }
 
     /// The state after the next submission to the device: the next generation, wrapping.
+    #[inline]
     pub const fn submitted(self) -> Self {
         Self {
             gen: self.gen.wrapping_add(1),
@@ -218,6 +230,7 @@ impl IndexState {
     }
 
     /// The context a device is given for this state's submission of command index `index`.
+    #[inline]
     pub const fn context(self, index: u16) -> ContextTag {
         ContextTag {
             tag: index,
@@ -227,12 +240,14 @@ impl IndexState {
 
     /// Whether a completion with context `ctx` names the submission this state records, on
     /// index `index`: the only case in which the command is taken back.
+    #[inline]
     pub const fn matches(self, index: u16, ctx: ContextTag) -> bool {
         matches!(self.phase, Phase::Hardware) && ctx.tag == index && ctx.seq == self.gen
     }
 
     /// Whether a completion with context `ctx` gives back the submission an abandoned index
     /// still waits for: the index may then be used again.
+    #[inline]
     pub const fn returns_abandoned(self, index: u16, ctx: ContextTag) -> bool {
         matches!(self.phase, Phase::Abandoned) && ctx.tag == index && ctx.seq == self.gen
     }

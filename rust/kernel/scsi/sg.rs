@@ -253,13 +253,22 @@ struct Out<'a, 'b> {
 }
 
 impl<'a, 'b> Out<'a, 'b> {
+    /// Starts in the first area, if there is one (most lists fit it: the common case then
+    /// never reaches [`Self::next_area`]).
+    #[inline]
     fn new(areas: &'a mut [&'b mut [u8]], max: usize) -> Self {
+        let (rest, areas, used): (&'a mut [u8], _, _) = match areas.split_first_mut() {
+            Some((first, after)) => (&mut **first, after, 1),
+            None => (&mut [], &mut [], 0),
+        };
+        // INVARIANT: Nothing taken; `rest` is area 0 (`used` 1, `starts[0]` 0) or, with no
+        // areas, empty (`used` 0).
         Out {
-            rest: &mut [],
+            rest,
             areas,
             left: max,
             max,
-            used: 0,
+            used,
             starts: [0; MAX_AREAS],
         }
     }
@@ -299,6 +308,7 @@ impl<'a, 'b> Out<'a, 'b> {
     }
 
     /// What was written, with `bytes` described.
+    #[inline]
     fn written(&self, bytes: u64) -> Written {
         let count = self.max - self.left;
         let mut per_area = [0; MAX_AREAS];

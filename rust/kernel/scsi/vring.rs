@@ -30,8 +30,15 @@
 //! writes addresses, lengths and flags ([`DescWriter`], for the SG cursor) and ends the chain
 //! ([`end_chain`]).
 //!
-//! This file needs only `core` and is tested on the host (`tools/hosttest`) and in the kernel
-//! (KUnit suite `rust_scsi_vring`).
+//! This file needs only `core` (and [`crate::scsi::bytes`]) and is tested on the host
+//! (`tools/hosttest`) and in the kernel (KUnit suite `rust_scsi_vring`).
+
+use crate::scsi::bytes::{
+    get16,
+    put16,
+    put32,
+    put64, //
+};
 
 /// `VRING_DESC_F_NEXT`: the chain continues at `next`.
 pub const DESC_F_NEXT: u16 = 1;
@@ -57,6 +64,7 @@ pub struct QueueSize(u16);
 
 impl QueueSize {
     /// `n` entries; `None` unless `n` is a power of two no larger than [`MAX_QUEUE_SIZE`].
+    #[inline]
     pub const fn new(n: u16) -> Option<Self> {
         if n.is_power_of_two() && n <= MAX_QUEUE_SIZE {
             Some(Self(n))
@@ -69,6 +77,7 @@ impl QueueSize {
     /// `queue_size` register) when the driver wants at most `wanted`: the largest power of
     /// two within both. `None` if the device offers nothing usable (0, or not a power of two,
     /// which the specification forbids for split queues) or `wanted` is 0.
+    #[inline]
     pub const fn choose(device_max: u16, wanted: u16) -> Option<Self> {
         if Self::new(device_max).is_none() || wanted == 0 {
             return None;
@@ -83,11 +92,13 @@ impl QueueSize {
     }
 
     /// Entries.
+    #[inline]
     pub const fn get(self) -> u16 {
         self.0
     }
 
     /// The ring position of free-running index `idx`.
+    #[inline]
     pub const fn position(self, idx: u16) -> u16 {
         idx & (self.0 - 1)
     }
@@ -112,6 +123,7 @@ pub struct Layout {
 
 impl Layout {
     /// The layout of a queue of `size` entries.
+    #[inline]
     pub const fn new(size: QueueSize) -> Self {
         let n = size.0 as usize;
         let avail = DESC_SIZE * n;
@@ -125,46 +137,55 @@ impl Layout {
     }
 
     /// Offset of descriptor `i` (a position, below the size).
+    #[inline]
     pub const fn desc(&self, i: u16) -> usize {
         DESC_SIZE * i as usize
     }
 
     /// Offset of the driver area's `flags`.
+    #[inline]
     pub const fn avail_flags(&self) -> usize {
         self.avail
     }
 
     /// Offset of the driver area's `idx`.
+    #[inline]
     pub const fn avail_idx(&self) -> usize {
         self.avail + 2
     }
 
     /// Offset of the driver area's entry at position `pos`.
+    #[inline]
     pub const fn avail_ring(&self, pos: u16) -> usize {
         self.avail + 4 + 2 * pos as usize
     }
 
     /// Offset of `used_event`, after the driver area's ring.
+    #[inline]
     pub const fn used_event(&self) -> usize {
         self.avail + 4 + 2 * self.size.0 as usize
     }
 
     /// Offset of the device area's `flags`.
+    #[inline]
     pub const fn used_flags(&self) -> usize {
         self.used
     }
 
     /// Offset of the device area's `idx`.
+    #[inline]
     pub const fn used_idx(&self) -> usize {
         self.used + 2
     }
 
     /// Offset of the device area's element at position `pos`.
+    #[inline]
     pub const fn used_ring(&self, pos: u16) -> usize {
         self.used + 4 + USED_ELEM_SIZE * pos as usize
     }
 
     /// Offset of `avail_event`, after the device area's ring.
+    #[inline]
     pub const fn avail_event(&self) -> usize {
         self.used + 4 + USED_ELEM_SIZE * self.size.0 as usize
     }
@@ -176,6 +197,7 @@ impl Layout {
 /// The driver notifies the device when `avail.idx` passes the device's `avail_event`; the
 /// device interrupts the driver when `used.idx` passes the driver's `used_event`. All three
 /// are free-running, so the comparison is modulo 65536.
+#[inline]
 pub const fn need_event(event: u16, new: u16, old: u16) -> bool {
     new.wrapping_sub(event).wrapping_sub(1) < new.wrapping_sub(old)
 }
@@ -199,6 +221,7 @@ pub struct BadUsedIndex {
 /// moves `used.idx` by more than it was given has written nonsense, and the driver must not
 /// read elements it never handed out (QEMU checks the mirror case, an avail index that
 /// jumps by more than the queue size, and stops the device).
+#[inline]
 pub const fn used_pending(last: u16, used: u16, outstanding: u16) -> Result<u16, BadUsedIndex> {
     let n = used.wrapping_sub(last);
     if n > outstanding {
@@ -223,6 +246,7 @@ pub struct Desc {
 
 impl Desc {
     /// Writes the descriptor, little-endian, into `out` (at least [`DESC_SIZE`] bytes).
+    #[inline]
     pub fn write(&self, out: &mut [u8]) {
         out[0..8].copy_from_slice(&self.addr.to_le_bytes());
         out[8..12].copy_from_slice(&self.len.to_le_bytes());
@@ -231,6 +255,7 @@ impl Desc {
     }
 
     /// Reads a descriptor from `b` (at least [`DESC_SIZE`] bytes).
+    #[inline]
     pub fn read(b: &[u8]) -> Self {
         Self {
             addr: u64::from_le_bytes([b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7]]),
@@ -253,6 +278,7 @@ pub struct UsedElem {
 
 impl UsedElem {
     /// Reads an element from `b` (at least [`USED_ELEM_SIZE`] bytes).
+    #[inline]
     pub fn read(b: &[u8]) -> Self {
         Self {
             id: u32::from_le_bytes([b[0], b[1], b[2], b[3]]),
@@ -272,18 +298,27 @@ pub fn chain_table(table: &mut [u8]) {
 }
 
 /// Writes one descriptor of a prepared table ([`chain_table`]) with [`DESC_F_NEXT`] set,
-/// leaving its `next` as prepared.
+/// leaving its `next` as prepared. Inlined into the driver's command path: three stores.
+///
+/// # Panics
+///
+/// If `out` is shorter than a descriptor's first 14 bytes (callers pass whole descriptors).
+#[inline]
 pub fn write_chained(out: &mut [u8], addr: u64, len: u32, device_writes: bool) {
-    out[0..8].copy_from_slice(&addr.to_le_bytes());
-    out[8..12].copy_from_slice(&len.to_le_bytes());
     let flags = DESC_F_NEXT | if device_writes { DESC_F_WRITE } else { 0 };
-    out[12..14].copy_from_slice(&flags.to_le_bytes());
+    put64(out, 0, addr);
+    put32(out, 8, len);
+    put16(out, 12, flags);
 }
 
 /// Ends a chain at the descriptor in `out`: clears its [`DESC_F_NEXT`].
+///
+/// # Panics
+///
+/// As [`write_chained`].
+#[inline]
 pub fn end_chain(out: &mut [u8]) {
-    let flags = u16::from_le_bytes([out[12], out[13]]) & !DESC_F_NEXT;
-    out[12..14].copy_from_slice(&flags.to_le_bytes());
+    put16(out, 12, get16(out, 12) & !DESC_F_NEXT);
 }
 
 /// The SG cursor's writer for data descriptors in a prepared table: every descriptor chained
@@ -307,6 +342,7 @@ impl crate::scsi::sg::DescriptorWriter for DescWriter {
 /// Whether a used element's `id` can name a head of a queue of `size` entries. An id the device
 /// returns must also be one the driver has out, which the queue checks
 /// ([`crate::scsi::virtqueue::SplitQueue`]).
+#[inline]
 pub const fn id_in_range(id: u32, size: QueueSize) -> bool {
     id < size.0 as u32
 }

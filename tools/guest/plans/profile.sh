@@ -1,12 +1,25 @@
 # SPDX-License-Identifier: GPL-2.0
 #
-# Plan "profile": one fio job on the first disk of RSCSI_PROFILE_MODULE (with the parameters
-# in RSCSI_PROFILE_PARAMS), for an instruction
+# Plan "profile": one fio job on the first disk of RSCSI_PROFILE_MODULE (a module, or a group
+# "a+b" loaded in order; the parameters in RSCSI_PROFILE_PARAMS go to the last), for an instruction
 # profile taken by the host (tools/profile/insn-profile). Prints the module symbols
 # (/proc/kallsyms) and the job's I/O count between PROFILE markers so that the host can map
 # guest addresses to functions and count per I/O.
 
 plan_tests=2
+
+# profile_load GROUP PARAM...: loads the modules of GROUP in order, the parameters to the last.
+profile_load() {
+	_group=$1
+	shift
+	for _m in $(echo "$_group" | tr + ' '); do
+		if [ "$_m" = "${_group##*+}" ]; then
+			modprobe "$_m" "$@" || return 1
+		else
+			modprobe "$_m" || return 1
+		fi
+	done
+}
 
 plan_main() {
 	mod=${RSCSI_PROFILE_MODULE:-rmegasas}
@@ -14,7 +27,7 @@ plan_main() {
 	params=$(echo "${RSCSI_PROFILE_PARAMS:-}" | tr , ' ')
 	job=${RSCSI_PROFILE_JOB:---rw=randread --bs=4k --iodepth=1}
 	# shellcheck disable=SC2086 # the parameters are a list
-	check "load $mod $params" modprobe "$mod" $params
+	check "load $mod $params" profile_load "$mod" $params
 	rscsi_disks "$mod" | head -n 1 >/tmp/disks
 	read -r h kind pci id lun size bs </tmp/disks
 	wait_disks "$DISK_WAIT" "$mod"
@@ -22,6 +35,10 @@ plan_main() {
 	echo "PROFILE-KALLSYMS-BEGIN"
 	grep '\[' /proc/kallsyms
 	echo "PROFILE-KALLSYMS-END"
+	# The device's interrupts (every vector of its PCI function) around the job, for
+	# interrupts per I/O; the counts include the two sync calls, which write nothing here.
+	irqs() { grep "$pci" /proc/interrupts | awk '{for (i = 2; i <= NF && $i ~ /^[0-9]+$/; i++) n += $i} END {print n + 0}'; }
+	irq_before=$(irqs)
 	# The sync system calls mark the window the host counts instructions in.
 	sync
 	# shellcheck disable=SC2086 # the job is a list of options
@@ -30,6 +47,7 @@ plan_main() {
 		>/tmp/profile.out 2>&1
 	rc=$?
 	sync
+	echo "PROFILE-IRQS $irq_before $(irqs)"
 	if [ $rc = 0 ]; then
 		echo "PROFILE-FIO-BEGIN"
 		cat /tmp/profile.out

@@ -2,6 +2,9 @@
 
 //! `kernel::scsi`, the parts that need only `core`.
 
+/// Little-endian frame fields.
+#[path = "../../../../rust/kernel/scsi/bytes.rs"]
+pub mod bytes;
 /// Completion ring indices and context tags.
 #[path = "../../../../rust/kernel/scsi/ring.rs"]
 pub mod ring;
