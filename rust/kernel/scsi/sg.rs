@@ -216,7 +216,9 @@ where
     while let Some(mut seg) = next {
         // One segment of look-ahead tells the writer which descriptor is the last.
         next = segments.next();
-        bytes += u64::from(seg.len);
+        // The loop ends after at most `limits.max_segments + 1` segments of at most 4 GiB:
+        // no real limit wraps this, and a nonsense one gives a nonsense count, not a panic.
+        bytes = bytes.wrapping_add(u64::from(seg.len));
         if limits.fits(seg) {
             writer.write(out.next(W::SIZE)?, seg, next.is_none());
             continue;
@@ -238,15 +240,27 @@ where
 /// Where [`write`] puts the next descriptor: the unused part of the current area, then the
 /// areas not yet used.
 ///
+/// The two fields the loop touches for every descriptor (`rest`, `left`) are apart from the
+/// state only a move to the next area needs ([`More`]): that move is an out-of-line call, and
+/// only `more`'s address goes to it, so `rest` and `left` stay in registers across the loop.
+///
 /// # Invariants
 ///
-/// `max - left` descriptors were taken; `rest` is the unused tail of area `used - 1` (empty
-/// while `used` is 0) and `areas` the areas after it; `starts[i]` is the number taken when
-/// area `i < used` was entered.
+/// `more.max - left` descriptors were taken; `rest` is the unused tail of area
+/// `more.used - 1` (empty while `more.used` is 0) and `more.areas` the areas after it.
 struct Out<'a, 'b> {
     rest: &'a mut [u8],
-    areas: &'a mut [&'b mut [u8]],
     left: usize,
+    more: More<'a, 'b>,
+}
+
+/// The areas [`Out`] has not entered yet, and where each entered one started.
+///
+/// # Invariants
+///
+/// `starts[i]` is the number of descriptors taken when area `i < used` was entered.
+struct More<'a, 'b> {
+    areas: &'a mut [&'b mut [u8]],
     max: usize,
     used: usize,
     starts: [usize; MAX_AREAS],
@@ -254,7 +268,7 @@ struct Out<'a, 'b> {
 
 impl<'a, 'b> Out<'a, 'b> {
     /// Starts in the first area, if there is one (most lists fit it: the common case then
-    /// never reaches [`Self::next_area`]).
+    /// never reaches [`More::next_area`]).
     #[inline]
     fn new(areas: &'a mut [&'b mut [u8]], max: usize) -> Self {
         let (rest, areas, used): (&'a mut [u8], _, _) = match areas.split_first_mut() {
@@ -265,11 +279,13 @@ impl<'a, 'b> Out<'a, 'b> {
         // areas, empty (`used` 0).
         Out {
             rest,
-            areas,
             left: max,
-            max,
-            used,
-            starts: [0; MAX_AREAS],
+            more: More {
+                areas,
+                max,
+                used,
+                starts: [0; MAX_AREAS],
+            },
         }
     }
 
@@ -280,47 +296,52 @@ impl<'a, 'b> Out<'a, 'b> {
             return Err(CursorError::TooManySegments);
         }
         if self.rest.len() < size {
-            self.next_area(size)?;
+            self.rest = self.more.next_area(size, self.more.max - self.left)?;
         }
         self.left -= 1;
-        // In bounds: `rest` holds at least `size` bytes, checked above or left so by
-        // `next_area`, which returns `Ok` only then.
+        // In bounds: `rest` holds at least `size` bytes, checked above or so returned by
+        // `next_area`.
         let (d, rest) = core::mem::take(&mut self.rest).split_at_mut(size);
         self.rest = rest;
         Ok(d)
     }
 
-    /// Moves to the first of the remaining areas with room for a descriptor of `size` bytes.
-    #[cold]
-    fn next_area(&mut self, size: usize) -> Result<(), CursorError> {
-        while self.rest.len() < size {
-            let (area, after) = core::mem::take(&mut self.areas)
-                .split_first_mut()
-                .ok_or(CursorError::TooManySegments)?;
-            self.areas = after;
-            self.rest = &mut **area;
-            if let Some(start) = self.starts.get_mut(self.used) {
-                *start = self.max - self.left;
-            }
-            self.used += 1;
-        }
-        Ok(())
-    }
-
     /// What was written, with `bytes` described.
     #[inline]
     fn written(&self, bytes: u64) -> Written {
-        let count = self.max - self.left;
+        let count = self.more.max - self.left;
         let mut per_area = [0; MAX_AREAS];
         let mut end = count;
-        for i in (0..self.used.min(MAX_AREAS)).rev() {
-            per_area[i] = end - self.starts[i];
-            end = self.starts[i];
+        for i in (0..self.more.used.min(MAX_AREAS)).rev() {
+            per_area[i] = end - self.more.starts[i];
+            end = self.more.starts[i];
         }
         Written {
             count,
             per_area,
             bytes,
+        }
+    }
+}
+
+impl<'a, 'b> More<'a, 'b> {
+    /// Enters the first of the remaining areas with room for a descriptor of `size` bytes,
+    /// `taken` descriptors in, and returns it (areas too small for one are entered and left
+    /// empty).
+    #[cold]
+    fn next_area(&mut self, size: usize, taken: usize) -> Result<&'a mut [u8], CursorError> {
+        loop {
+            let (area, after) = core::mem::take(&mut self.areas)
+                .split_first_mut()
+                .ok_or(CursorError::TooManySegments)?;
+            self.areas = after;
+            if let Some(start) = self.starts.get_mut(self.used) {
+                *start = taken;
+            }
+            self.used += 1;
+            if area.len() >= size {
+                return Ok(&mut **area);
+            }
         }
     }
 }
