@@ -156,7 +156,9 @@ pub trait DescriptorWriter {
     const SIZE: usize;
 
     /// Writes `seg` into `out`, which is exactly [`Self::SIZE`] bytes. `last` is true for the
-    /// final descriptor of the list.
+    /// final descriptor of the list. [`write`] writes each descriptor with `last` false and
+    /// then the final one again with `last` true, so this must write the whole descriptor from
+    /// its arguments, whatever `out` held.
     fn write(&self, out: &mut [u8], seg: Segment, last: bool);
 }
 
@@ -211,28 +213,34 @@ where
     }
     let mut out = Out::new(areas, limits.max_segments);
     let mut bytes = 0u64;
-    let mut segments = segments.filter(|s| s.len != 0);
-    let mut next = segments.next();
-    while let Some(mut seg) = next {
-        // One segment of look-ahead tells the writer which descriptor is the last.
-        next = segments.next();
+    // The last descriptor written, and what it holds: it is written again, marked last, when
+    // the list ends (no look-ahead in the loop, which costs more per segment than one
+    // descriptor written twice per list).
+    let mut last: Option<(&mut [u8], Segment)> = None;
+    for mut seg in segments {
+        if seg.len == 0 {
+            continue;
+        }
         // The loop ends after at most `limits.max_segments + 1` segments of at most 4 GiB:
         // no real limit wraps this, and a nonsense one gives a nonsense count, not a panic.
         bytes = bytes.wrapping_add(u64::from(seg.len));
-        if limits.fits(seg) {
-            writer.write(out.next(W::SIZE)?, seg, next.is_none());
-            continue;
-        }
         loop {
-            let (piece, rest) = limits.cut(seg);
+            let (piece, rest) = if limits.fits(seg) {
+                (seg, None)
+            } else {
+                limits.cut(seg)
+            };
             let d = out.next(W::SIZE)?;
+            writer.write(d, piece, false);
+            last = Some((d, piece));
             let Some(rest) = rest else {
-                writer.write(d, piece, next.is_none());
                 break;
             };
-            writer.write(d, piece, false);
             seg = rest;
         }
+    }
+    if let Some((d, seg)) = last {
+        writer.write(d, seg, true);
     }
     Ok(out.written(bytes))
 }
