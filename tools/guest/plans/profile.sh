@@ -32,12 +32,6 @@ plan_main() {
 	read -r h kind pci id lun size bs </tmp/disks
 	wait_disks "$DISK_WAIT" "$mod"
 	sd=$(find_disk "$pci" "$id" "$lun")
-	# Without transparent huge pages fio's buffer is in 4 KiB pages that the block layer does
-	# not merge, so a 128 KiB I/O is 32 segments in every run (with them, the count varied
-	# from 2 to 32 between runs, and so did the instructions per I/O).
-	if [ -w /sys/kernel/mm/transparent_hugepage/enabled ]; then
-		echo never >/sys/kernel/mm/transparent_hugepage/enabled
-	fi
 	echo "PROFILE-KALLSYMS-BEGIN"
 	grep '\[' /proc/kallsyms
 	echo "PROFILE-KALLSYMS-END"
