@@ -320,6 +320,24 @@ def rvirtio_limits():
                            "SG_IO, aligned and not (seg_max 254 and 14)")
 
 
+def rvirtio_recover():
+    """rvirtio_scsi's error handling in one boot, after C virtio_scsi's as the baseline: an
+    abort on a controller whose disk holds every request for ABORT_LATENCY_MS, then on a
+    second controller LUN, target and host resets under load, a lost interrupt, unbind/bind
+    and reloads."""
+    slow = Disk.parse(f"64M,null,latency={ABORT_LATENCY_MS}")
+    hbas = [Hba("virtio-scsi-pci", disks=_disks("64M")),
+            Hba("virtio-scsi-pci", opts={"num_queues": "1"}, disks=[slow])]
+    return Run("rvirtio_scsi-recover", "recover", hbas,
+               {"RSCSI_MODULES": "virtio_pci+virtio_scsi rvirtio_scsi",
+                "RSCSI_LATENCY_MS": str(ABORT_LATENCY_MS)},
+               timeout=3000,
+               description="rvirtio_scsi after C virtio_scsi as the baseline: ABORT_TASK of a "
+                           "held command (the C driver gives it more time); LUN, target and "
+                           "host resets under load; a lost interrupt found by eh_timed_out; "
+                           "unbind/bind and reload under load")
+
+
 def check_runs():
     """Every guest run of ``check``, in order."""
     runs = [
@@ -346,6 +364,7 @@ def check_runs():
         rvirtio_integrity(),
         rvirtio_errors(),
         rvirtio_limits(),
+        rvirtio_recover(),
     ]
     for r in runs:
         r.settings.setdefault("RSCSI_DISKS", disk_table(r.hbas))

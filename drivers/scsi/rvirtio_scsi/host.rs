@@ -3,9 +3,17 @@
 //! rvirtio_scsi as a SCSI host: the request queues, queuing, completion and debugfs.
 //!
 //! Follows `virtscsi_queuecommand()`, `virtscsi_add_cmd()`, `virtscsi_complete_cmd()`,
-//! `virtscsi_req_done()` and `virtscsi_commit_rqs()` in
+//! `virtscsi_req_done()`, `virtscsi_commit_rqs()` and `virtscsi_tmf()` in
 //! [`drivers/scsi/virtio_scsi.c`](srctree/drivers/scsi/virtio_scsi.c), with the ring of
 //! [`kernel::scsi::virtqueue`] in place of the virtio core's.
+//!
+//! Error handling goes further than the C driver's, whose `eh_timed_out` always gives a
+//! command more time and which has no host reset: a command that times out is first looked
+//! for in its used ring (an interrupt may have been lost), then aborted (`ABORT_TASK` on the
+//! control queue, as a reserved command), then its LUN and its target are reset
+//! (`LOGICAL_UNIT_RESET`, `I_T_NEXUS_RESET`), and last the device is reset and set up again
+//! from the rings and slots allocated at probe. A device that does not come back ends every
+//! command with `DID_NO_CONNECT`.
 
 use core::fmt;
 
@@ -23,18 +31,27 @@ use kernel::{
         virtqueue::SplitQueue,
         vring,
         Command,
+        EhCommand,
+        EhStatus,
         Host,
         HostByte,
         HostOps,
         QueueMaps,
         QueueType,
         Refused,
-        ScsiStatus, //
+        ScsiDevice,
+        ScsiStatus,
+        TimeoutAction, //
     },
-    sync::atomic::{
-        Atomic,
-        Relaxed, //
+    sync::{
+        atomic::{
+            Atomic,
+            Relaxed,
+            Release, //
+        },
+        Mutex,
     },
+    time::Delta,
     types::CovariantForLt,
 };
 
@@ -43,11 +60,13 @@ use crate::{
         self,
         response,
         CmdResp,
-        Config, //
+        Config,
+        Tmf, //
     },
     virtio::{
         self,
-        feature, //
+        feature,
+        status, //
     },
     virtio_pci::Transport,
 };
@@ -66,8 +85,22 @@ pub(crate) fn template() -> &'static kernel::scsi::Template<Rvscsi> {
 /// the command's indirect descriptor table.
 pub(crate) const REQ_AREA: usize = 64;
 
+/// The virtqueue index of the control queue.
+pub(crate) const CONTROL_QUEUE: u16 = 0;
+
 /// The virtqueue index of the first request queue (0 is the control queue, 1 the event queue).
 pub(crate) const FIRST_REQUEST_QUEUE: u16 = 2;
+
+/// Reserved commands per request queue, for task management functions: the error handler
+/// sends one at a time, and an `SG_SCSI_RESET` from another CPU (so from another queue) may
+/// send one meanwhile. The control queue holds one head per reserved command.
+pub(crate) const RESERVED_CMDS: u16 = 1;
+
+/// How long a task management function may take before the error handler gives up on it and
+/// escalates. QEMU answers an `ABORT_TASK` only once the aborted request's I/O has ended (it
+/// cannot cancel AIO), which in the abort plan takes up to the disk's 10 s latency: three times
+/// that.
+const TMF_TIMEOUT: Delta = Delta::from_secs(30);
 
 /// How the device interrupts.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -94,6 +127,15 @@ impl IrqMode {
         }
     }
 
+    /// The MSI-X vector of the control queue (which the event queue will share).
+    pub(crate) fn ctrl_vector(self) -> u16 {
+        match self {
+            Self::PerQueue | Self::Shared => 1,
+            Self::Single => 0,
+            Self::Intx => virtio::NO_VECTOR,
+        }
+    }
+
     /// The configuration-change vector.
     pub(crate) fn config_vector(self) -> u16 {
         match self {
@@ -112,12 +154,13 @@ impl IrqMode {
     }
 }
 
-/// One request queue: the ring, and where to notify the device of it.
+/// One virtqueue (the control queue or a request queue): the ring, and where to notify the
+/// device of it.
 #[pin_data]
-pub(crate) struct ReqQueue {
+pub(crate) struct Queue {
     #[pin]
     pub(crate) vq: SplitQueue,
-    /// The virtqueue index (`FIRST_REQUEST_QUEUE + i`).
+    /// The virtqueue index ([`CONTROL_QUEUE`], or `FIRST_REQUEST_QUEUE + i`).
     pub(crate) index: u16,
     /// The offset in the notify region.
     pub(crate) notify_at: u32,
@@ -140,6 +183,26 @@ pub(crate) struct Stats {
     pub(crate) spurious: Atomic<u64>,
     /// Configuration change interrupts.
     pub(crate) config_changes: Atomic<u64>,
+    /// Task management functions answered, by response code (and, last, codes none defines).
+    pub(crate) tmf_responses: [Atomic<u64>; response::COUNT + 1],
+    pub(crate) aborts: Atomic<u64>,
+    pub(crate) aborts_failed: Atomic<u64>,
+    pub(crate) device_resets: Atomic<u64>,
+    pub(crate) device_resets_failed: Atomic<u64>,
+    pub(crate) target_resets: Atomic<u64>,
+    pub(crate) target_resets_failed: Atomic<u64>,
+    pub(crate) host_resets: Atomic<u64>,
+    pub(crate) host_resets_failed: Atomic<u64>,
+    /// Commands a host reset took back from the device and completed.
+    pub(crate) reclaimed: Atomic<u64>,
+    /// Commands that timed out (`eh_timed_out` calls).
+    pub(crate) timeouts: Atomic<u64>,
+    /// Timed-out commands found completed in their used ring: their interrupt was lost.
+    pub(crate) lost_interrupts: Atomic<u64>,
+    /// Request queue interrupts ignored on purpose (the `drop-irq` debugfs command).
+    pub(crate) dropped_irqs: Atomic<u64>,
+    /// Commands ended with `DID_NO_CONNECT` because the device did not come back from a reset.
+    pub(crate) no_connect: Atomic<u64>,
 }
 
 impl Stats {
@@ -151,6 +214,20 @@ impl Stats {
             refused: Atomic::new(0),
             spurious: Atomic::new(0),
             config_changes: Atomic::new(0),
+            tmf_responses: [const { Atomic::new(0) }; response::COUNT + 1],
+            aborts: Atomic::new(0),
+            aborts_failed: Atomic::new(0),
+            device_resets: Atomic::new(0),
+            device_resets_failed: Atomic::new(0),
+            target_resets: Atomic::new(0),
+            target_resets_failed: Atomic::new(0),
+            host_resets: Atomic::new(0),
+            host_resets_failed: Atomic::new(0),
+            reclaimed: Atomic::new(0),
+            timeouts: Atomic::new(0),
+            lost_interrupts: Atomic::new(0),
+            dropped_irqs: Atomic::new(0),
+            no_connect: Atomic::new(0),
         }
     }
 
@@ -159,7 +236,7 @@ impl Stats {
     }
 
     fn reset(&self) {
-        for c in self.responses.iter() {
+        for c in Iterator::chain(self.responses.iter(), self.tmf_responses.iter()) {
             c.store(0, Relaxed);
         }
         for c in [
@@ -168,46 +245,186 @@ impl Stats {
             &self.refused,
             &self.spurious,
             &self.config_changes,
+            &self.aborts,
+            &self.aborts_failed,
+            &self.device_resets,
+            &self.device_resets_failed,
+            &self.target_resets,
+            &self.target_resets_failed,
+            &self.host_resets,
+            &self.host_resets_failed,
+            &self.reclaimed,
+            &self.timeouts,
+            &self.lost_interrupts,
+            &self.dropped_irqs,
+            &self.no_connect,
         ] {
             c.store(0, Relaxed);
         }
     }
 }
 
-/// One controller: the transport, its request queues and the per-tag slots.
+/// Whether the device takes commands ([`Vscsi::state`]).
+pub(crate) mod state {
+    /// Set up and running.
+    pub(crate) const RUNNING: u32 = 0;
+    /// A host reset is setting it up again: commands are refused as busy, and retried.
+    pub(crate) const RESETTING: u32 = 1;
+    /// It did not come back from a reset: commands end with `DID_NO_CONNECT`.
+    pub(crate) const DEAD: u32 = 2;
+}
+
+/// A reserved command's task management function, and what came of it: rvirtio_scsi's
+/// per-command data (`CmdData`). [`Vscsi::tmf`] fills it; I/O commands leave it alone.
+pub(crate) struct TmfData {
+    /// The function ([`Tmf`], as its subtype number).
+    function: Atomic<u32>,
+    /// The 8-byte LUN, as a little-endian number.
+    lun: Atomic<u64>,
+    /// The tag of the command to abort (its context).
+    tag: Atomic<u64>,
+    /// The response code the device wrote.
+    response: Atomic<u32>,
+}
+
+impl Default for TmfData {
+    fn default() -> Self {
+        Self {
+            function: Atomic::new(0),
+            lun: Atomic::new(0),
+            tag: Atomic::new(0),
+            response: Atomic::new(0),
+        }
+    }
+}
+
+/// One controller: the transport, its queues and the per-tag slots.
+///
+/// The transport comes before the queues and the pool: dropping it resets the device, so
+/// that it touches neither the rings nor the slots once they are freed (the quiesce did this
+/// already when the host was added; this covers a probe that failed after the device was set
+/// up, and a host data that was never built).
+#[pin_data]
 pub(crate) struct Vscsi<'bound> {
     pub(crate) pdev: &'bound pci::Device<Bound>,
     pub(crate) transport: Transport<'bound>,
-    pub(crate) queues: KVec<Pin<KBox<ReqQueue>>>,
+    /// The control queue: task management functions, one head per reserved command.
+    pub(crate) ctrl: Pin<KBox<Queue>>,
+    pub(crate) queues: KVec<Pin<KBox<Queue>>>,
     /// Per command index: the request header and indirect table (command slot), the response
-    /// header (response slot).
+    /// header (response slot). Reserved commands use theirs for a task management request.
     pub(crate) pool: SlotPool,
     pub(crate) features: u64,
     pub(crate) config: Config,
     pub(crate) irq: IrqMode,
     pub(crate) sg_limits: sg::Limits,
     pub(crate) stats: Stats,
+    /// [`state::RUNNING`], [`state::RESETTING`] or [`state::DEAD`]. Submitters read it under
+    /// the queue's producer lock, which a reset takes once after setting it, so that no
+    /// command reaches a ring while the device is reset.
+    pub(crate) state: Atomic<u32>,
+    /// Request queue interrupts still to ignore (the `drop-irq` debugfs command, for tests).
+    pub(crate) drop_irqs: Atomic<u32>,
+    /// Serialises host resets (the error handler's, and `SG_SCSI_RESET`'s).
+    #[pin]
+    pub(crate) reset_lock: Mutex<()>,
 }
 
-impl Drop for Vscsi<'_> {
-    fn drop(&mut self) {
-        // The device must not touch the rings or the slots once they are freed: a reset stops
-        // it (the quiesce did this already when the host was added; this covers a probe that
-        // failed after the device was set up).
-        self.transport.reset_nowait();
+/// Gives the control queue and the request queues to the device, each with its vector.
+pub(crate) fn enable_queues(
+    t: &Transport<'_>,
+    ctrl: &Queue,
+    queues: &[Pin<KBox<Queue>>],
+    irq: IrqMode,
+) -> Result {
+    t.enable_queue(CONTROL_QUEUE, &ctrl.vq, irq.ctrl_vector())?;
+    for (i, q) in (0u16..).zip(queues.iter()) {
+        t.enable_queue(q.index, &q.vq, irq.queue_vector(i))?;
     }
+    Ok(())
+}
+
+/// Accepts `features`: writes them, sets FEATURES_OK and checks that it stuck.
+pub(crate) fn accept_features(pdev: &pci::Device, t: &Transport<'_>, features: u64) -> Result {
+    t.set_driver_features(features);
+    t.add_status(status::FEATURES_OK);
+    if t.status() & status::FEATURES_OK == 0 {
+        dev_err!(
+            pdev,
+            "the device refused features {:#018x} (FEATURES_OK did not stick)\n",
+            features
+        );
+        return Err(ENODEV);
+    }
+    Ok(())
+}
+
+/// Writes the header sizes the driver uses (the device's defaults, which a reset restores).
+pub(crate) fn write_header_sizes(t: &Transport<'_>) -> Result {
+    // CAST: small constants.
+    t.write_config32(proto::cfg::SENSE_SIZE, proto::SENSE_SIZE as u32)?;
+    t.write_config32(proto::cfg::CDB_SIZE, proto::CDB_SIZE as u32)
+}
+
+/// The 8-byte LUN of `sdev` (the scan never adds a target above 255; see `max_id`).
+fn lun_of(sdev: &ScsiDevice) -> Option<[u8; 8]> {
+    Some(proto::lun_bytes(u8::try_from(sdev.id()).ok()?, sdev.lun()))
 }
 
 impl Vscsi<'_> {
-    /// Drains request queue `i`.
+    /// Drains request queue `q` from its interrupt, unless the `drop-irq` debugfs command
+    /// asked to lose this interrupt.
     #[inline]
-    fn drain(&self, host: &Host<Rvscsi>, q: &ReqQueue) {
+    fn drain(&self, host: &Host<Rvscsi>, q: &Queue) {
+        if self.drop_irqs.load(Relaxed) != 0 && self.drop_one() {
+            return;
+        }
         Stats::inc(&q.interrupts);
-        q.vq.drain(|ctx, _len| self.complete(host, ctx));
+        self.reap(host, q);
     }
 
-    /// Drains every request queue.
+    /// Takes one from the interrupts still to drop; `false` if none is left.
+    #[cold]
+    fn drop_one(&self) -> bool {
+        let mut n = self.drop_irqs.load(Relaxed);
+        while n != 0 {
+            match self.drop_irqs.cmpxchg(n, n - 1, Relaxed) {
+                Ok(_) => {
+                    Stats::inc(&self.stats.dropped_irqs);
+                    return true;
+                }
+                Err(cur) => n = cur,
+            }
+        }
+        false
+    }
+
+    /// Completes every command the device returned on request queue `q`; returns how many
+    /// heads came back. From the interrupt, a poll or the error handler: the queue's consumer
+    /// lock makes them take turns.
+    fn reap(&self, host: &Host<Rvscsi>, q: &Queue) -> u32 {
+        q.vq.drain(|ctx, _len| {
+            self.complete(host, ctx);
+        })
+        .returned
+    }
+
+    /// Reaps every request queue (`virtscsi_poll_requests()`): after a task management
+    /// function, whose commands the device returned before it answered, but whose interrupts
+    /// may not have run yet.
+    fn reap_all(&self, host: &Host<Rvscsi>) {
+        for q in self.queues.iter() {
+            if q.vq.has_used() {
+                self.reap(host, q);
+            }
+        }
+    }
+
+    /// Drains every queue, for an interrupt vector they share.
     fn drain_all(&self, host: &Host<Rvscsi>) {
+        if self.ctrl.vq.has_used() {
+            self.drain_ctrl(host);
+        }
         for q in self.queues.iter() {
             if q.vq.has_used() {
                 self.drain(host, q);
@@ -215,19 +432,190 @@ impl Vscsi<'_> {
         }
     }
 
-    /// Completes the command the device returned with context `ctx`.
+    /// Drains the control queue: each head is a reserved command's task management function,
+    /// whose response code the error handler reads from the command's data.
+    fn drain_ctrl(&self, host: &Host<Rvscsi>) {
+        Stats::inc(&self.ctrl.interrupts);
+        self.ctrl.vq.drain(|ctx, _len| {
+            let Some(mut cmd) = host.take_from_hardware(ctx) else {
+                Stats::inc(&self.stats.late);
+                return;
+            };
+            let code = match self.pool.slot(&mut cmd) {
+                Some((slot, _)) => slot.resp.first().copied(),
+                None => None,
+            };
+            match code {
+                Some(code) => {
+                    cmd.data().response.store(u32::from(code), Relaxed);
+                    cmd.complete_with(HostByte::Ok, ScsiStatus::GOOD);
+                }
+                None => cmd.complete_with(HostByte::Error, ScsiStatus::GOOD),
+            }
+        });
+    }
+
+    /// Sends task management function `function` for `lun` (and `tag`, the context of the
+    /// command to abort) on the control queue as a reserved command, and waits for the answer:
+    /// the response code, or why there was none (no reserved command could be had, it timed
+    /// out, or a host reset took it back).
+    fn tmf(&self, host: &Host<Rvscsi>, function: Tmf, lun: [u8; 8], tag: u64) -> Result<u8> {
+        let r = host.execute_reserved(TMF_TIMEOUT, |d| {
+            d.function.store(function as u32, Relaxed);
+            d.lun.store(u64::from_le_bytes(lun), Relaxed);
+            d.tag.store(tag, Relaxed);
+            d.response.store(u32::from(u8::MAX), Relaxed);
+        })?;
+        r.result()?;
+        // CAST: stored from a `u8` by `drain_ctrl`.
+        let code = r.data().response.load(Relaxed) as u8;
+        Stats::inc(&self.stats.tmf_responses[usize::from(code).min(response::COUNT)]);
+        Ok(code)
+    }
+
+    /// Resets `sdev`'s LUN or target with `function` (`eh_device_reset_handler`,
+    /// `eh_target_reset_handler`).
+    fn reset_tmf(&self, host: &Host<Rvscsi>, sdev: &ScsiDevice, function: Tmf) -> EhStatus {
+        let st = &self.stats;
+        let (what, count, failed) = match function {
+            Tmf::ITNexusReset => ("target reset", &st.target_resets, &st.target_resets_failed),
+            _ => ("LUN reset", &st.device_resets, &st.device_resets_failed),
+        };
+        Stats::inc(count);
+        let r = lun_of(sdev)
+            .ok_or(EINVAL)
+            .and_then(|lun| self.tmf(host, function, lun, 0));
+        self.tmf_status(host, what, sdev, r, failed)
+    }
+
+    /// A reset's answer for a task management function `what` on `sdev`: on success the
+    /// device returned the commands it dropped before it answered; reaps them.
+    fn tmf_status(
+        &self,
+        host: &Host<Rvscsi>,
+        what: &str,
+        sdev: &ScsiDevice,
+        r: Result<u8>,
+        failed: &Atomic<u64>,
+    ) -> EhStatus {
+        match r {
+            Ok(code) if proto::tmf_done(code) => {
+                self.reap_all(host);
+                EhStatus::Success
+            }
+            Ok(code) => {
+                Stats::inc(failed);
+                dev_warn!(
+                    self.pdev,
+                    "{} of {}:{}:{} failed: response {}\n",
+                    what,
+                    sdev.channel(),
+                    sdev.id(),
+                    sdev.lun(),
+                    code
+                );
+                EhStatus::Failed
+            }
+            Err(e) => {
+                Stats::inc(failed);
+                dev_warn!(
+                    self.pdev,
+                    "{} of {}:{}:{} got no answer: {:?}\n",
+                    what,
+                    sdev.channel(),
+                    sdev.id(),
+                    sdev.lun(),
+                    e
+                );
+                EhStatus::Failed
+            }
+        }
+    }
+
+    /// Resets the device and sets it up again from the rings and slots it had: every command
+    /// it held is completed with `DID_RESET` (and retried by the midlayer). Returns how many.
+    ///
+    /// On an error the device is left reset (or broken) and marked dead: the commands it held
+    /// are completed with `DID_NO_CONNECT`, and so is every later one.
+    fn restart(&self, host: &Host<Rvscsi>) -> Result<u32> {
+        let _guard = self.reset_lock.lock();
+        if self.state.load(Relaxed) == state::DEAD {
+            return Err(ENODEV);
+        }
+        self.state.store(state::RESETTING, Relaxed);
+        // A submitter that read RUNNING holds its queue's producer lock until its command is
+        // on the ring: once each lock was taken here, no command reaches a ring any more.
+        drop(self.ctrl.vq.producer());
+        for q in self.queues.iter() {
+            drop(q.vq.producer());
+        }
+        // After the reset the device neither reads the rings nor writes a slot: what it held
+        // can be taken back (the driver's indices are forgotten under the rings' locks, so an
+        // interrupt handler draining now finds nothing more).
+        let reset = self.transport.reset();
+        self.ctrl.vq.reset();
+        for q in self.queues.iter() {
+            q.vq.reset();
+        }
+        let r = reset.and_then(|()| self.bring_up());
+        let (host_byte, next) = match r {
+            Ok(()) => (HostByte::Reset, state::RUNNING),
+            Err(_) => {
+                self.transport.add_status(status::FAILED);
+                (HostByte::NoConnect, state::DEAD)
+            }
+        };
+        let n = host.reclaim_all(|c| c.complete_with(host_byte, ScsiStatus::GOOD));
+        self.stats.reclaimed.add(u64::from(n), Relaxed);
+        self.state.store(next, Release);
+        r.map(|()| n)
+    }
+
+    /// Sets the device up again after a reset (status 0): the steps of the probe, with the
+    /// features, rings and vectors it chose.
+    fn bring_up(&self) -> Result {
+        let t = &self.transport;
+        t.add_status(status::ACKNOWLEDGE);
+        t.add_status(status::DRIVER);
+        accept_features(self.pdev, t, self.features)?;
+        write_header_sizes(t)?;
+        if self.irq != IrqMode::Intx && !t.set_config_vector(self.irq.config_vector()) {
+            dev_err!(
+                self.pdev,
+                "the device refused MSI-X vector 0 for configuration changes\n"
+            );
+            return Err(EBUSY);
+        }
+        enable_queues(t, &self.ctrl, &self.queues, self.irq)?;
+        t.add_status(status::DRIVER_OK);
+        // The read also makes the writes above reach the device before a submitter, once the
+        // state says RUNNING, notifies it.
+        let st = t.status();
+        if st & status::DRIVER_OK == 0 || st & status::NEEDS_RESET != 0 {
+            dev_err!(
+                self.pdev,
+                "the device did not take DRIVER_OK after a reset (status {:#04x})\n",
+                st
+            );
+            return Err(EIO);
+        }
+        Ok(())
+    }
+
+    /// Completes the command the device returned with context `ctx`; `false` if no command
+    /// had it (aborted or reset meanwhile).
     #[inline]
-    fn complete(&self, host: &Host<Rvscsi>, ctx: ContextTag) {
+    fn complete(&self, host: &Host<Rvscsi>, ctx: ContextTag) -> bool {
         let Some(mut cmd) = host.take_from_hardware(ctx) else {
             // Aborted or reset meanwhile: the command is not the device's any more.
             Stats::inc(&self.stats.late);
-            return;
+            return false;
         };
         let len = cmd.transfer_len();
         let o = {
             let Some((slot, _)) = self.pool.slot(&mut cmd) else {
                 cmd.complete_with(HostByte::Error, ScsiStatus::GOOD);
-                return;
+                return true;
             };
             let r = CmdResp::read(slot.resp);
             Stats::inc(&self.stats.responses[usize::from(r.response).min(response::COUNT)]);
@@ -240,6 +628,7 @@ impl Vscsi<'_> {
             cmd.set_resid(o.resid);
         }
         cmd.complete_with(o.host, o.status);
+        true
     }
 
     /// Copies `n` bytes of sense (at most [`proto::SENSE_SIZE`], [`proto::outcome`] bounds it)
@@ -341,11 +730,16 @@ fn build(v: &Vscsi<'_>, cmd: &mut Command<Rvscsi>, tag: u64) -> Option<(u16, u64
 #[vtable]
 impl HostOps for Rvscsi {
     type HostData = CovariantForLt!(Vscsi<'_>);
-    type CmdData = ();
+    type CmdData = TmfData;
     const NAME: &'static CStr = c"rvirtio_scsi";
 
     fn queuecommand(host: &Host<Self>, mut cmd: Command<Self>) -> Result<(), Refused<Self>> {
         let v = host.data();
+        if v.state.load(Relaxed) == state::DEAD {
+            Stats::inc(&v.stats.no_connect);
+            cmd.complete_with(HostByte::NoConnect, ScsiStatus::GOOD);
+            return Ok(());
+        }
         let Some(q) = v.queues.get(usize::from(cmd.hwq())) else {
             Stats::inc(&v.stats.refused);
             cmd.complete_with(HostByte::Error, ScsiStatus::GOOD);
@@ -372,7 +766,9 @@ impl HostOps for Rvscsi {
             Stats::inc(&v.stats.busy);
             return Err(Refused::host_busy(cmd));
         }
-        let head = cmd.tag();
+        // The reserved commands' tags come first on every queue; the ring's heads are the
+        // others'.
+        let head = cmd.tag().wrapping_sub(RESERVED_CMDS);
         let ctx = cmd.next_context();
         let Some((entries, table)) = build(&v, &mut cmd, u64::from(ctx.to_u32())) else {
             Stats::inc(&v.stats.refused);
@@ -383,22 +779,97 @@ impl HostOps for Rvscsi {
         let ctx = cmd.into_hardware();
         let kick = {
             let mut p = q.vq.producer();
-            match p.push_indirect(head, table, entries, ctx) {
-                Ok(()) => last && p.kick_prepare(),
-                Err(_) => {
-                    drop(p);
-                    // The head is still out: the device has not returned this tag's last
-                    // command. Take this one back and let the midlayer retry it.
-                    Stats::inc(&v.stats.busy);
-                    return match host.take_from_hardware(ctx) {
-                        Some(cmd) => Err(Refused::host_busy(cmd)),
-                        None => Ok(()),
-                    };
-                }
+            // Read under the lock: see `Vscsi::state`.
+            let pushed = if v.state.load(Relaxed) == state::RUNNING {
+                p.push_indirect(head, table, entries, ctx).is_ok()
+            } else {
+                false
+            };
+            if !pushed {
+                drop(p);
+                // The head is still out (the device has not returned this tag's last
+                // command), or a reset is under way. Take this one back and let the midlayer
+                // retry it; if the reset took it first, the reset completes it.
+                Stats::inc(&v.stats.busy);
+                return match host.take_from_hardware(ctx) {
+                    Some(cmd) => Err(Refused::host_busy(cmd)),
+                    None => Ok(()),
+                };
             }
+            last && p.kick_prepare()
         };
         if kick {
             v.transport.notify(q.notify_at, q.index);
+        }
+        Ok(())
+    }
+
+    fn queue_reserved_command(
+        host: &Host<Self>,
+        mut cmd: Command<Self>,
+    ) -> Result<(), Refused<Self>> {
+        // The only reserved commands are task management functions (`Vscsi::tmf`).
+        const D: usize = vring::DESC_SIZE;
+        let v = host.data();
+        let d = cmd.data();
+        let (function, lun, tag) = (
+            Tmf::from_raw(d.function.load(Relaxed)),
+            d.lun.load(Relaxed).to_le_bytes(),
+            d.tag.load(Relaxed),
+        );
+        // One control queue head per reserved command of every request queue.
+        let head = cmd.hwq() * RESERVED_CMDS + cmd.tag();
+        let table = function.and_then(|function| {
+            let (slot, _) = v.pool.slot(&mut cmd)?;
+            let (hdr, table) = slot.cmd.split_at_mut(REQ_AREA);
+            if !proto::write_tmf_req(hdr, function, lun, tag) {
+                return None;
+            }
+            // CAST: small constants.
+            vring::write_chained(
+                &mut table[..D],
+                slot.cmd_dma,
+                proto::TMF_REQ_SIZE as u32,
+                false,
+            );
+            vring::write_chained(
+                &mut table[D..2 * D],
+                slot.resp_dma,
+                proto::TMF_RESP_SIZE as u32,
+                true,
+            );
+            vring::end_chain(&mut table[D..2 * D]);
+            Some(slot.cmd_dma + REQ_AREA as u64)
+        });
+        let Some(table) = table else {
+            cmd.complete_with(HostByte::Error, ScsiStatus::GOOD);
+            return Ok(());
+        };
+        let ctx = cmd.into_hardware();
+        let kick = {
+            let mut p = v.ctrl.vq.producer();
+            if v.state.load(Relaxed) == state::RUNNING
+                && p.push_indirect(head, table, 2, ctx).is_ok()
+            {
+                Some(p.kick_prepare())
+            } else {
+                None
+            }
+        };
+        match kick {
+            Some(kick) => {
+                if kick {
+                    v.transport.notify(v.ctrl.notify_at, v.ctrl.index);
+                }
+            }
+            // A reset is under way, or the head is still out: a function that timed out and
+            // that the device never answered keeps its head until a reset. Either way this
+            // one fails, and the error handler escalates.
+            None => {
+                if let Some(cmd) = host.take_from_hardware(ctx) {
+                    cmd.complete_with(HostByte::Error, ScsiStatus::GOOD);
+                }
+            }
         }
         Ok(())
     }
@@ -441,8 +912,8 @@ impl HostOps for Rvscsi {
             },
             IrqMode::PerQueue => match vector {
                 0 => v.config_changed(),
-                // The control and event queues: not set up yet.
-                1 => {}
+                // The control queue (and the event queue, once there is one).
+                1 => v.drain_ctrl(host),
                 n => {
                     if let Some(q) = v.queues.get(usize::from(n - 2)) {
                         v.drain(host, q);
@@ -466,6 +937,96 @@ impl HostOps for Rvscsi {
         };
         if let Err(e) = r {
             dev_err!(v.pdev, "cannot map {} queues: {:?}\n", n, e);
+        }
+    }
+
+    fn eh_timed_out(host: &Host<Self>, cmd: &EhCommand<Self>) -> TimeoutAction {
+        // The device may have returned the command without an interrupt (or the interrupt was
+        // lost): look in its used ring first, as the C driver cannot (it always gives the
+        // command more time, so a lost interrupt hangs it for ever).
+        let v = host.data();
+        Stats::inc(&v.stats.timeouts);
+        let (tag, hwq) = (cmd.tag(), cmd.hwq());
+        let (Some(want), Some(q)) = (cmd.context(), v.queues.get(usize::from(hwq))) else {
+            return TimeoutAction::NotHandled;
+        };
+        let mut completed = false;
+        q.vq.drain(|ctx, _len| {
+            let took = v.complete(host, ctx);
+            completed |= took && ctx == want;
+        });
+        if !completed {
+            return TimeoutAction::NotHandled;
+        }
+        // `complete()` ended it with the device's result: `cmd` may be gone, and is not
+        // looked at again.
+        Stats::inc(&v.stats.lost_interrupts);
+        dev_info!(
+            v.pdev,
+            "tag {} on queue {}: found completed in its used ring after it timed out (lost interrupt)\n",
+            tag,
+            hwq
+        );
+        TimeoutAction::Done
+    }
+
+    fn eh_abort(host: &Host<Self>, cmd: &EhCommand<Self>) -> EhStatus {
+        let v = host.data();
+        Stats::inc(&v.stats.aborts);
+        let Some(ctx) = cmd.context() else {
+            // Completed meanwhile.
+            return EhStatus::Success;
+        };
+        let Some(lun) = lun_of(cmd.device()) else {
+            Stats::inc(&v.stats.aborts_failed);
+            return EhStatus::Failed;
+        };
+        match v.tmf(host, Tmf::AbortTask, lun, u64::from(ctx.to_u32())) {
+            Ok(code) if proto::tmf_done(code) => {
+                // The device returns the aborted command (ABORTED) before it answers: reap
+                // it, in case its interrupt has not run yet. A device that did not return it
+                // has still let go of it: its late completion finds an old context.
+                v.reap_all(host);
+                cmd.reclaim();
+                EhStatus::Success
+            }
+            r => {
+                let dev = cmd.device();
+                v.tmf_status(host, "abort", dev, r, &v.stats.aborts_failed)
+            }
+        }
+    }
+
+    fn eh_device_reset(host: &Host<Self>, sdev: &ScsiDevice) -> EhStatus {
+        host.data().reset_tmf(host, sdev, Tmf::LogicalUnitReset)
+    }
+
+    fn eh_target_reset(host: &Host<Self>, sdev: &ScsiDevice) -> EhStatus {
+        host.data().reset_tmf(host, sdev, Tmf::ITNexusReset)
+    }
+
+    fn eh_host_reset(host: &Host<Self>) -> EhStatus {
+        let v = host.data();
+        Stats::inc(&v.stats.host_resets);
+        dev_warn!(
+            v.pdev,
+            "resetting the device ({} commands busy)\n",
+            host.busy()
+        );
+        match v.restart(host) {
+            Ok(n) => {
+                dev_info!(v.pdev, "device reset done; {} commands reclaimed\n", n);
+                EhStatus::Success
+            }
+            Err(e) => {
+                Stats::inc(&v.stats.host_resets_failed);
+                dev_err!(
+                    v.pdev,
+                    "the device did not come back from a reset ({:?}): its commands fail from now on\n",
+                    e
+                );
+                EhStatus::Failed
+            }
         }
     }
 
@@ -554,35 +1115,82 @@ impl HostOps for Rvscsi {
         for (name, c) in NAMES.iter().zip(st.responses.iter()) {
             writeln!(f, "resp_{}: {}", name, c.load(Relaxed))?;
         }
+        for (name, c) in NAMES.iter().zip(st.tmf_responses.iter()) {
+            writeln!(f, "tmf_{}: {}", name, c.load(Relaxed))?;
+        }
         writeln!(
             f,
-            "busy: {}\nlate: {}\nrefused: {}\nspurious: {}\nconfig_changes: {}",
+            "busy: {}\nlate_completions: {}\nrefused: {}\nspurious: {}\nconfig_changes: {}",
             st.busy.load(Relaxed),
             st.late.load(Relaxed),
             st.refused.load(Relaxed),
             st.spurious.load(Relaxed),
             st.config_changes.load(Relaxed)
-        )
+        )?;
+        let s = v.ctrl.vq.snapshot();
+        writeln!(
+            f,
+            "ctrl: vq {} size {} submitted {} completed {} interrupts {} bogus_ids {}",
+            v.ctrl.index,
+            s.size,
+            s.submitted,
+            s.completed,
+            v.ctrl.interrupts.load(Relaxed),
+            s.bogus_ids
+        )?;
+        let state = match v.state.load(Relaxed) {
+            state::RUNNING => "running",
+            state::RESETTING => "resetting",
+            _ => "dead",
+        };
+        writeln!(f, "state: {}", state)?;
+        for (name, c) in [
+            ("aborts", &st.aborts),
+            ("aborts_failed", &st.aborts_failed),
+            ("device_resets", &st.device_resets),
+            ("device_resets_failed", &st.device_resets_failed),
+            ("target_resets", &st.target_resets),
+            ("target_resets_failed", &st.target_resets_failed),
+            ("host_resets", &st.host_resets),
+            ("host_resets_failed", &st.host_resets_failed),
+            ("reclaimed", &st.reclaimed),
+            ("timeouts", &st.timeouts),
+            ("lost_interrupts", &st.lost_interrupts),
+            ("dropped_irqs", &st.dropped_irqs),
+            ("no_connect", &st.no_connect),
+        ] {
+            writeln!(f, "{}: {}", name, c.load(Relaxed))?;
+        }
+        writeln!(f, "drop_irqs_pending: {}", v.drop_irqs.load(Relaxed))
     }
 
     fn debugfs_write(host: &Host<Self>, input: &[u8]) -> Result {
         let v = host.data();
-        match input.trim_ascii() {
-            b"reset-stats" => {
-                v.stats.reset();
-                for q in v.queues.iter() {
-                    q.vq.reset_stats();
-                    q.interrupts.store(0, Relaxed);
-                }
-                Ok(())
+        let input = input.trim_ascii();
+        if input == b"reset-stats" {
+            v.stats.reset();
+            for q in Iterator::chain(v.queues.iter(), core::iter::once(&v.ctrl)) {
+                q.vq.reset_stats();
+                q.interrupts.store(0, Relaxed);
             }
-            _ => {
-                dev_err!(
-                    v.pdev,
-                    "debugfs: unknown command (the state file takes \"reset-stats\")\n"
-                );
-                Err(EINVAL)
+            return Ok(());
+        }
+        // A test knob: the next N request queue interrupts are ignored, as if lost; each
+        // command they would have completed times out and is found by `eh_timed_out`.
+        if let Some(n) = input.strip_prefix(b"drop-irq ") {
+            let n = core::str::from_utf8(n)
+                .ok()
+                .and_then(|n| n.trim().parse::<u32>().ok())
+                .filter(|n| *n <= 1000);
+            if let Some(n) = n {
+                v.drop_irqs.store(n, Relaxed);
+                return Ok(());
             }
         }
+        dev_err!(
+            v.pdev,
+            "debugfs: unknown command (the state file takes \"reset-stats\" and \"drop-irq N\", N at most 1000)\n"
+        );
+        Err(EINVAL)
     }
 }

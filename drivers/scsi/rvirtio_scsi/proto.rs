@@ -12,7 +12,7 @@
 //! This file needs only `core` and is tested on the host (`tools/hosttest`) and in the kernel
 //! (KUnit suite `rvirtio_scsi_proto`).
 
-use kernel::scsi::bytes::{put, put64};
+use kernel::scsi::bytes::{put, put32, put64};
 use kernel::scsi::status::{HostByte, ScsiStatus};
 
 /// `VIRTIO_SCSI_CDB_SIZE`: the CDB bytes of a request header; the driver writes it to the
@@ -166,10 +166,64 @@ pub(crate) mod response {
     pub(crate) const TARGET_FAILURE: u8 = 7;
     pub(crate) const NEXUS_FAILURE: u8 = 8;
     pub(crate) const FAILURE: u8 = 9;
-    // 10 and 11, FUNCTION_SUCCEEDED and FUNCTION_REJECTED, answer task management only.
+    /// Task management only: the function succeeded (an `I_T_NEXUS_RESET`, say).
+    pub(crate) const FUNCTION_SUCCEEDED: u8 = 10;
+    // 11, FUNCTION_REJECTED, answers task management only: the device will not do it.
     pub(crate) const INCORRECT_LUN: u8 = 12;
     /// One more than the highest code: counters are kept for `0..COUNT`, and one for others.
     pub(crate) const COUNT: usize = 13;
+}
+
+/// A task management request (`struct virtio_scsi_ctrl_tmf_req`): type, subtype, LUN, tag.
+pub(crate) const TMF_REQ_SIZE: usize = 24;
+/// A task management response (`struct virtio_scsi_ctrl_tmf_resp`): the response code.
+pub(crate) const TMF_RESP_SIZE: usize = 1;
+
+/// `VIRTIO_SCSI_T_TMF`: the type of a task management request on the control queue.
+pub(crate) const T_TMF: u32 = 0;
+
+/// Task management functions (`VIRTIO_SCSI_T_TMF_*`), the subtypes the driver sends.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(u32)]
+pub(crate) enum Tmf {
+    /// Aborts the command of a tag (`eh_abort_handler`).
+    AbortTask = 0,
+    /// Resets every LUN of the target in `lun[1]` (`eh_target_reset_handler`).
+    ITNexusReset = 4,
+    /// Resets one LUN (`eh_device_reset_handler`).
+    LogicalUnitReset = 5,
+}
+
+impl Tmf {
+    /// The function of subtype number `v`, if it is one the driver sends.
+    pub(crate) fn from_raw(v: u32) -> Option<Self> {
+        [Self::AbortTask, Self::ITNexusReset, Self::LogicalUnitReset]
+            .into_iter()
+            .find(|f| *f as u32 == v)
+    }
+}
+
+/// Writes a task management request into `out` (at least [`TMF_REQ_SIZE`] bytes): `function`
+/// on `lun`, for the command the device knows by `tag` (0 for the resets).
+///
+/// Returns `false`, and writes nothing, if `out` is shorter than the request.
+pub(crate) fn write_tmf_req(out: &mut [u8], function: Tmf, lun: [u8; 8], tag: u64) -> bool {
+    if out.len() < TMF_REQ_SIZE {
+        return false;
+    }
+    put32(out, 0, T_TMF);
+    put32(out, 4, function as u32);
+    put(out, 8, lun);
+    put64(out, 16, tag);
+    true
+}
+
+/// Whether a task management response means the function was done, as `virtscsi_tmf()` takes
+/// it: `VIRTIO_SCSI_S_OK` ("function complete") or `VIRTIO_SCSI_S_FUNCTION_SUCCEEDED`. Every
+/// other code (rejected, incorrect LUN, a failure, nonsense) fails it, and the midlayer
+/// escalates.
+pub(crate) fn tmf_done(response: u8) -> bool {
+    matches!(response, response::OK | response::FUNCTION_SUCCEEDED)
 }
 
 /// A command response header (`struct virtio_scsi_cmd_resp`), without the sense bytes.
@@ -349,6 +403,53 @@ mod tests {
         ));
         assert_eq!(d[REQ_SIZE - 1], 0x7f);
         assert_eq!(d[REQ_SIZE], 0xaa);
+    }
+
+    #[test]
+    fn tmf_requests_are_laid_out_as_the_header_declares() {
+        let mut b = [0xaau8; TMF_REQ_SIZE + 1];
+        assert!(write_tmf_req(
+            &mut b,
+            Tmf::AbortTask,
+            lun_bytes(2, 5),
+            0x0102_0304_0506_0708
+        ));
+        assert_eq!(&b[0..4], &[0, 0, 0, 0]);
+        assert_eq!(&b[4..8], &[0, 0, 0, 0]);
+        assert_eq!(&b[8..16], &[1, 2, 0x40, 5, 0, 0, 0, 0]);
+        assert_eq!(&b[16..24], &[8, 7, 6, 5, 4, 3, 2, 1]);
+        assert_eq!(b[24], 0xaa);
+        assert!(write_tmf_req(
+            &mut b,
+            Tmf::LogicalUnitReset,
+            lun_bytes(0, 0),
+            0
+        ));
+        assert_eq!(&b[4..8], &[5, 0, 0, 0]);
+        assert!(write_tmf_req(&mut b, Tmf::ITNexusReset, lun_bytes(7, 0), 0));
+        assert_eq!(&b[4..8], &[4, 0, 0, 0]);
+        assert_eq!(b[9], 7);
+        let mut c = [0xaau8; TMF_REQ_SIZE - 1];
+        assert!(!write_tmf_req(&mut c, Tmf::AbortTask, lun_bytes(0, 0), 1));
+        assert!(c.iter().all(|&x| x == 0xaa));
+    }
+
+    #[test]
+    fn tmf_subtypes_round_trip_and_others_are_refused() {
+        for f in [Tmf::AbortTask, Tmf::ITNexusReset, Tmf::LogicalUnitReset] {
+            assert_eq!(Tmf::from_raw(f as u32), Some(f));
+        }
+        for v in [1, 2, 3, 6, 7, 255, u32::MAX] {
+            assert_eq!(Tmf::from_raw(v), None);
+        }
+    }
+
+    #[test]
+    fn only_complete_and_succeeded_tmfs_are_done() {
+        for code in 0..=255u8 {
+            let done = code == response::OK || code == response::FUNCTION_SUCCEEDED;
+            assert_eq!(tmf_done(code), done);
+        }
     }
 
     fn resp(response: u8, status: u8, sense_len: u32, resid: u32) -> CmdResp {

@@ -36,11 +36,13 @@ mod virtio_pci;
 
 use host::{
     IrqMode,
-    ReqQueue,
+    Queue,
     Stats,
     Vscsi,
+    CONTROL_QUEUE,
     FIRST_REQUEST_QUEUE,
-    REQ_AREA, //
+    REQ_AREA,
+    RESERVED_CMDS, //
 };
 use proto::{
     Config,
@@ -162,24 +164,13 @@ fn negotiate(pdev: &pci::Device, t: &Transport<'_>) -> Result<u64> {
         );
         ENODEV
     })?;
-    t.set_driver_features(features);
-    t.add_status(status::FEATURES_OK);
-    if t.status() & status::FEATURES_OK == 0 {
-        dev_err!(
-            pdev,
-            "the device refused features {:#018x} (FEATURES_OK did not stick)\n",
-            features
-        );
-        return Err(ENODEV);
-    }
+    host::accept_features(pdev, t, features)?;
     Ok(features)
 }
 
 /// Writes the header sizes the driver uses and reads the device configuration, checked.
 fn read_config(pdev: &pci::Device, t: &Transport<'_>) -> Result<Config> {
-    // CAST: small constants.
-    t.write_config32(proto::cfg::SENSE_SIZE, proto::SENSE_SIZE as u32)?;
-    t.write_config32(proto::cfg::CDB_SIZE, proto::CDB_SIZE as u32)?;
+    host::write_header_sizes(t)?;
     let mut raw = [0u8; proto::CONFIG_SIZE];
     t.read_config(&mut raw)?;
     let c = Config::parse(&raw);
@@ -319,14 +310,31 @@ impl pci::Driver for Driver {
                 return Err(fail(EBUSY));
             }
 
+            // The control queue: a head for each reserved command (task management).
+            let reserved = u32::from(nq) * u32::from(RESERVED_CMDS);
+            let ctrl_max = t.queue_max(CONTROL_QUEUE);
+            // CAST: at most 14 queues of 1 reserved command.
+            let ctrl_size = QueueSize::choose(ctrl_max, (reserved as u16).next_power_of_two())
+                .filter(|s| u32::from(s.get()) >= reserved);
+            let Some(ctrl_size) = ctrl_size else {
+                dev_err!(
+                    pdev,
+                    "the control queue offers {} entries: a power of two of at least {} is needed\n",
+                    ctrl_max,
+                    reserved
+                );
+                return Err(fail(EINVAL));
+            };
+
             let dev: &kernel::device::Device<kernel::device::Bound> = pdev.as_ref();
             let can_queue = u32::from(size.get());
             let segs = config.seg_max.min(MAX_SEGMENTS);
             // CAST: at most `MAX_SEGMENTS`.
             let table = (2 + segs as usize) * vring::DESC_SIZE;
+            // Every queue's reserved commands come first (their tags and so their indices).
             let mut pool = SlotPool::new(
                 dev,
-                u32::from(nq) * can_queue,
+                u32::from(nq) * (can_queue + u32::from(RESERVED_CMDS)),
                 REQ_AREA + table,
                 proto::RESP_SIZE,
             )
@@ -339,13 +347,24 @@ impl pci::Driver for Driver {
                 }
             }
             let event_idx = features & bit(feature::RING_EVENT_IDX) != 0;
+            let ctrl_notify = t.queue_notify_at(CONTROL_QUEUE).map_err(fail)?;
+            let ctrl = KBox::pin_init(
+                try_pin_init!(Queue {
+                    vq <- SplitQueue::new(dev, ctrl_size, event_idx)?,
+                    index: CONTROL_QUEUE,
+                    notify_at: ctrl_notify,
+                    interrupts: Atomic::new(0),
+                }),
+                GFP_KERNEL,
+            )
+            .map_err(fail)?;
             let mut queues =
                 KVec::with_capacity(usize::from(nq), GFP_KERNEL).map_err(|e| fail(e.into()))?;
             for i in 0..nq {
                 let index = FIRST_REQUEST_QUEUE + i;
                 let notify_at = t.queue_notify_at(index).map_err(fail)?;
                 let q = KBox::pin_init(
-                    try_pin_init!(ReqQueue {
+                    try_pin_init!(Queue {
                         vq <- SplitQueue::new(dev, size, event_idx)?,
                         index,
                         notify_at,
@@ -354,10 +373,9 @@ impl pci::Driver for Driver {
                     GFP_KERNEL,
                 )
                 .map_err(fail)?;
-                t.enable_queue(index, &q.vq, irq.queue_vector(i))
-                    .map_err(fail)?;
                 queues.push(q, GFP_KERNEL).map_err(|e| fail(e.into()))?;
             }
+            host::enable_queues(&t, &ctrl, &queues, irq).map_err(fail)?;
 
             let mut hc = HostConfig::new(can_queue);
             hc.nr_hw_queues = nq;
@@ -371,6 +389,7 @@ impl pci::Driver for Driver {
             hc.max_lun = config.host_max_lun();
             // CAST: a small constant.
             hc.max_cmd_len = proto::CDB_SIZE as u16;
+            hc.nr_reserved_cmds = RESERVED_CMDS;
             let sg_limits = sg::Limits {
                 max_segment_size: hc.max_segment_size,
                 boundary_mask: hc.dma_boundary,
@@ -378,9 +397,10 @@ impl pci::Driver for Driver {
             };
             let irq_name = irq.name();
             let nvec = vectors.len();
-            let data = Vscsi {
+            let data = try_pin_init!(Vscsi {
                 pdev,
                 transport: t,
+                ctrl,
                 queues,
                 pool,
                 features,
@@ -388,14 +408,17 @@ impl pci::Driver for Driver {
                 irq,
                 sg_limits,
                 stats: Stats::new(),
-            };
+                state: Atomic::new(host::state::RUNNING),
+                drop_irqs: Atomic::new(0),
+                reset_lock <- kernel::new_mutex!(()),
+            }? Error);
             Ok(try_pin_init!(Controller {
                 host <- scsi::Registration::new(
                     host::template(),
                     dev,
                     hc,
                     Some(vectors),
-                    Ok::<_, Error>(data),
+                    data,
                 ),
             })
             .pin_chain(move |c| {

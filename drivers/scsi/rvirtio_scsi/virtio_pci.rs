@@ -38,10 +38,19 @@ const MAX_CAPS: usize = 48;
 const RESET_WAIT: Delta = Delta::from_millis(1000);
 
 /// The transport of one device: its regions and the BARs that hold them.
+///
+/// Dropping it resets the device, so that it uses none of the rings and slots it was given
+/// once they are freed: a holder declares it before them (fields drop in order).
 pub(crate) struct Transport<'bound> {
     pdev: &'bound pci::Device<Bound>,
     bars: [Option<pci::Bar<'bound>>; 6],
     regions: Regions,
+}
+
+impl Drop for Transport<'_> {
+    fn drop(&mut self) {
+        self.reset_nowait();
+    }
 }
 
 /// Reads the virtio vendor capabilities from config space, at most `MAX_CAPS` entries.

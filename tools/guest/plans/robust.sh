@@ -3,7 +3,7 @@
 # Plan "robust": a driver under load through resets, unbinds and reloads, on the first disk of
 # the first HBA.
 #
-#   - Device resets and host resets (sg_reset -d, -H) while a verified fio job runs: the job
+#   - Device, target and host resets (sg_reset -d, -t, -H) while a verified fio job runs: the job
 #     must finish without a single error (no I/O is lost; commands the reset took back are
 #     retried) and the driver's reset counters must move.
 #   - Unbind/bind through sysfs three times while fio runs (fio's I/O errors while the disk is
@@ -37,6 +37,8 @@ resets_under_load() {
 	load_bg "$sd" || return 1
 	for i in 1 2 3; do
 		sg_reset -d "/dev/$sg" || echo "device reset $i: sg_reset failed"
+		sleep 3
+		sg_reset -t "/dev/$sg" || echo "target reset $i: sg_reset failed"
 		sleep 3
 		sg_reset -H "/dev/$sg" || echo "host reset $i: sg_reset failed"
 		sleep 3
@@ -81,6 +83,20 @@ reload() {
 	return 0
 }
 
+# rounds: unbind/bind and rmmod/modprobe rounds under load, each followed by verified I/O,
+# then the driver's counters and the unload (6 checks; the "recover" plan ends the same way).
+rounds() {
+	check "$mod: unbind/bind x3 under load" rebind
+	the_disk
+	check "$mod: verified I/O after rebinding" load_job "$sd" 5
+	check "$mod: rmmod refused under load, then reload, x3" reload
+	the_disk
+	check "$mod: verified I/O after reloading" load_job "$sd" 5
+	state=$(host_state "$mod" "$pci")
+	[ -f "$state" ] && sed 's/^/# /' "$state"
+	check "$mod: unload" rmmod "$mod"
+}
+
 plan_main() {
 	mod=$RSCSI_MODULES
 	check "$mod: load" modprobe "$mod"
@@ -92,13 +108,5 @@ plan_main() {
 	check "$mod: reset counters moved" sh -c "
 		sed -n 's/^\(device_resets\|host_resets\|late_completions\): /\1 /p' $state
 		grep -q '^host_resets: [1-9]' $state && grep -q '^device_resets: [1-9]' $state"
-	check "$mod: unbind/bind x3 under load" rebind
-	the_disk
-	check "$mod: verified I/O after rebinding" load_job "$sd" 5
-	check "$mod: rmmod refused under load, then reload, x3" reload
-	the_disk
-	check "$mod: verified I/O after reloading" load_job "$sd" 5
-	state=$(host_state "$mod" "$pci")
-	[ -f "$state" ] && sed 's/^/# /' "$state"
-	check "$mod: unload" rmmod "$mod"
+	rounds
 }
