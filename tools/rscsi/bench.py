@@ -11,9 +11,16 @@ round the two drivers run a job back to back, so a drift of the host between rou
 moves a 128 KiB figure by 30% here, cancels out). Each paired ratio gets a 95% interval: the
 geometric mean of the per-round ratios with a Student t interval on their logarithms. An
 interval that contains 1.0 is parity, whatever the point estimate says.
+
+Every figure of a driver and job gets its own 95% interval too: the mean over the rounds with
+a Student t interval (``figure_interval``), beside the median. ``write_report`` puts the raw
+samples (one row per round, driver and job), these figures and the printed summary in a
+directory; ``plots.py`` draws them.
 """
 
+import csv
 import json
+import os
 import math
 import re
 import statistics
@@ -130,6 +137,85 @@ def interval(samples, rust, c, job):
         h = _t95(len(logs) - 1) * statistics.stdev(logs) / math.sqrt(len(logs))
         out[k] = (math.exp(m), math.exp(m - h), math.exp(m + h))
     return out
+
+
+FIGURES = ("iops", "p50_us", "p99_us", "cpu_us_per_io")
+
+
+def figure_interval(values):
+    """The mean of `values` (one per round) and its 95% Student t interval, as (mean, low,
+    high); with one value, that value three times."""
+    m = statistics.mean(values)
+    if len(values) < 2:
+        return (m, m, m)
+    h = _t95(len(values) - 1) * statistics.stdev(values) / math.sqrt(len(values))
+    return (m, m - h, m + h)
+
+
+def figures(samples):
+    """Per (driver, job), in the order they first appear: the rounds, and per figure its
+    median and its interval (``figure_interval``)."""
+    out = {}
+    for s in samples:
+        out.setdefault((s["driver"], s["job"]), []).append(s)
+    res = {}
+    for key, sel in out.items():
+        res[key] = {"rounds": len(sel)}
+        for k in FIGURES:
+            vals = [x[k] for x in sel]
+            res[key][k] = {"median": statistics.median(vals),
+                           "mean_ci95": figure_interval(vals)}
+    return res
+
+
+def figure_lines(samples):
+    """Printable lines: per driver and job, each figure's mean over the rounds with its 95%
+    interval."""
+    out = [f"{'job':20} {'driver':14} mean over rounds [95% interval]"]
+    for (drv, job), f in figures(samples).items():
+        parts = []
+        for k, name, fmt in (("iops", "IOPS", ".0f"), ("p50_us", "p50 us", ".1f"),
+                             ("p99_us", "p99 us", ".1f"), ("cpu_us_per_io", "CPU us/IO", ".1f")):
+            m, lo, hi = f[k]["mean_ci95"]
+            parts.append(f"{name} {m:{fmt}} [{lo:{fmt}}, {hi:{fmt}}]")
+        out.append(f"{job:20} {drv:14} " + "; ".join(parts))
+    return out
+
+
+def write_report(outdir, samples, rust, c, summary_lines):
+    """Writes the report directory: ``samples.csv`` (one row per round, driver and job),
+    ``figures.json`` (per driver and job, each figure's median and 95% interval; per job the
+    paired Rust/C ratios with their intervals and verdicts) and ``summary.txt``. Returns the
+    paths written."""
+    os.makedirs(outdir, exist_ok=True)
+    paths = []
+    p = os.path.join(outdir, "samples.csv")
+    with open(p, "w", newline="") as f:
+        w = csv.DictWriter(f, fieldnames=["driver", "round", "job"] + list(FIGURES))
+        w.writeheader()
+        for s in sorted(samples, key=lambda s: (s["job"], s["round"], s["driver"])):
+            w.writerow({k: s[k] for k in w.fieldnames})
+    paths.append(p)
+    figs = figures(samples)
+    jobs = list(dict.fromkeys(s["job"] for s in samples))
+    data = {"rust": rust, "c": c, "interval": "95%, Student t over rounds",
+            "figures": [dict(driver=d, job=j, **v) for (d, j), v in figs.items()],
+            "ratios": []}
+    for job in jobs:
+        iv = interval(samples, rust, c, job)
+        if iv:
+            data["ratios"].append({"job": job, **{
+                k: {"geomean": v[0], "low": v[1], "high": v[2], "verdict": verdict(v)}
+                for k, v in iv.items()}})
+    p = os.path.join(outdir, "figures.json")
+    with open(p, "w") as f:
+        json.dump(data, f, indent=1)
+    paths.append(p)
+    p = os.path.join(outdir, "summary.txt")
+    with open(p, "w") as f:
+        f.write("\n".join(summary_lines) + "\n")
+    paths.append(p)
+    return paths
 
 
 def verdict(iv):

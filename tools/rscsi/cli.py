@@ -12,13 +12,14 @@
 """
 
 import argparse
+import json
 import os
 import re
 import subprocess
 import sys
 import time
 
-from . import bench, initramfs, judge, suite
+from . import bench, initramfs, judge, plots, suite
 from .paths import CACHE, TOP
 from .vm import Vm
 
@@ -318,28 +319,43 @@ def cmd_bench(args):
     v = judge.judge(res.lines, run.plan, res.timed_out)
     samples = bench.parse(res.lines)
     table, ratios = bench.summarise(samples, args.rust_driver, args.c_driver)
-    print(f"# {args.hba} with a null-co disk, perf kernel, TCG, {args.rounds} rounds of "
-          f"{args.seconds} s per job, drivers alternating job by job; medians over rounds; "
-          + ("fio unpinned" if args.no_pin else "fio on CPU 0, interrupts moved to CPU 1 where "
-             "they can be (managed vectors keep their CPU: BENCH-IRQ lines in the log)")
-          + (f"; scheduler {args.scheduler} for both" if args.scheduler
-             else "; each driver's default I/O scheduler"))
-    for line in dict.fromkeys(ln.strip() for ln in res.lines if ln.startswith("BENCH-SCHED ")):
-        print(f"# {line}")
-    for line in table:
+    lines = []
+
+    def out(line):
         print(line)
+        lines.append(line)
+
+    out(f"# {args.hba} with a null-co disk, perf kernel, TCG, {args.rounds} rounds of "
+        f"{args.seconds} s per job, drivers alternating job by job; medians over rounds; "
+        + ("fio unpinned" if args.no_pin else "fio on CPU 0, interrupts moved to CPU 1 where "
+           "they can be (managed vectors keep their CPU: BENCH-IRQ lines in the log)")
+        + (f"; scheduler {args.scheduler} for both" if args.scheduler
+           else "; each driver's default I/O scheduler"))
+    for line in dict.fromkeys(ln.strip() for ln in res.lines if ln.startswith("BENCH-SCHED ")):
+        out(f"# {line}")
+    for line in table:
+        out(line)
+    for line in bench.figure_lines(samples):
+        out(line)
     if ratios:
         worst = min(min(r.values()) for _, r, _ in ratios)
         line = f"# lowest Rust/C ratio: {worst:.2f} of the medians"
         if all(p for _, _, p in ratios):
             line += f", {min(min(p.values()) for _, _, p in ratios):.2f} paired"
-        print(line)
+        out(line)
         for job, _, _ in ratios:
             iv = bench.interval(samples, args.rust_driver, args.c_driver, job)
             if iv and "iops" in iv:
                 m, lo, hi = iv["iops"]
-                print(f"# {job}: IOPS Rust/C {m:.2f}, 95% interval [{lo:.2f}, {hi:.2f}]: "
-                      f"{bench.verdict(iv['iops'])}")
+                out(f"# {job}: IOPS Rust/C {m:.2f}, 95% interval [{lo:.2f}, {hi:.2f}]: "
+                    f"{bench.verdict(iv['iops'])}")
+    report = os.path.join(outdir, "report")
+    bench.write_report(report, samples, args.rust_driver, args.c_driver, lines)
+    with open(os.path.join(report, "figures.json")) as f:
+        drawn = plots.draw(report, json.load(f))
+    print(f"# report: {report} (samples.csv, figures.json, summary.txt"
+          + (", " + ", ".join(os.path.basename(p) for p in drawn) + ")" if isinstance(drawn, list)
+             else f"; {drawn})"))
     print(f"# log: {res.log_path}")
     if not v.ok:
         print(v.summary())

@@ -94,3 +94,49 @@ class BenchTest(unittest.TestCase):
 
 if __name__ == "__main__":
     unittest.main()
+
+
+class ReportTest(unittest.TestCase):
+    """The report directory holds every sample and the intervals the summary prints."""
+
+    def samples(self):
+        lines = []
+        for r, base in ((1, 1000), (2, 1100), (3, 900)):
+            lines += block("virtio_scsi", r, "randread-4k-qd1", base, 900_000, 2_000_000, 120)
+            lines += block("rvirtio_scsi", r, "randread-4k-qd1", base * 1.2, 800_000,
+                           1_600_000, 120)
+        return bench.parse(lines)
+
+    def test_figure_interval_is_a_t_interval_around_the_mean(self):
+        m, lo, hi = bench.figure_interval([1000, 1100, 900])
+        self.assertAlmostEqual(m, 1000)
+        # stdev 100, n 3, t(2) 4.30: half width 4.30 * 100 / sqrt(3).
+        self.assertAlmostEqual(hi - m, 4.30 * 100 / 3 ** 0.5)
+        self.assertAlmostEqual(m - lo, hi - m)
+        self.assertEqual(bench.figure_interval([5.0]), (5.0, 5.0, 5.0))
+
+    def test_report_has_one_row_per_sample_and_the_ratio_verdicts(self):
+        import csv
+        import os
+        import tempfile
+        samples = self.samples()
+        with tempfile.TemporaryDirectory() as d:
+            paths = bench.write_report(d, samples, "rvirtio_scsi", "virtio_scsi", ["x", "y"])
+            self.assertEqual([os.path.basename(p) for p in paths],
+                             ["samples.csv", "figures.json", "summary.txt"])
+            with open(os.path.join(d, "samples.csv")) as f:
+                rows = list(csv.DictReader(f))
+            self.assertEqual(len(rows), 6)
+            self.assertEqual({r["driver"] for r in rows}, {"virtio_scsi", "rvirtio_scsi"})
+            with open(os.path.join(d, "figures.json")) as f:
+                data = json.load(f)
+            self.assertEqual(len(data["figures"]), 2)
+            (r,) = data["ratios"]
+            self.assertAlmostEqual(r["iops"]["geomean"], 1.2)
+            # The ratio is exactly 1.2 in every round: a zero-width interval above 1.
+            self.assertEqual(r["iops"]["verdict"], "Rust better")
+            with open(os.path.join(d, "summary.txt")) as f:
+                self.assertEqual(f.read(), "x\ny\n")
+        lines = bench.figure_lines(samples)
+        self.assertEqual(len(lines), 3)
+        self.assertIn("IOPS 1200 [", lines[2])
