@@ -130,6 +130,39 @@ first_disk() {
 	state=$(host_state "${1##*+}" "$pci")
 }
 
+# soft_disk MODULE: waits (DISK_WAIT, on the disk appearing) for the disk of a software host,
+# by its model (scsi_debug's is "scsi_debug", rscsi_debug's "rscsi_debug"), and prints it.
+soft_disk() {
+	_deadline=$(($(date +%s) + DISK_WAIT))
+	while [ "$(date +%s)" -lt "$_deadline" ]; do
+		for _d in /sys/block/sd*; do
+			if [ "$(tr -d ' ' <"$_d/device/model" 2>/dev/null)" = "$1" ]; then
+				echo "${_d##*/}"
+				return 0
+			fi
+		done
+		sleep 1
+	done
+}
+
+# group_disk GROUP: waits for the first disk of a module group and sets pci and sd (empty if
+# it never came). A software host (C scsi_debug, rscsi_debug) has no PCI function and no disk
+# table: its disk is found by model, and pci is the module's name.
+group_disk() {
+	case $1 in
+	*scsi_debug)
+		pci=$1
+		sd=$(soft_disk "$1")
+		;;
+	*)
+		rscsi_disks "$1" | head -n 1 >/tmp/disks
+		read -r h kind pci id lun size bs </tmp/disks
+		wait_disks "$DISK_WAIT" "$1"
+		sd=$(find_disk "$pci" "$id" "$lun")
+		;;
+	esac
+}
+
 # disk_matches SD SIZE BS: the disk has the size and logical block size the host gave it.
 disk_matches() {
 	_sectors=$(cat "/sys/block/$1/size")

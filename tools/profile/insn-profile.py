@@ -59,13 +59,20 @@ def symbol_address(system_map, name):
     sys.exit(f"{name} is not in {system_map}")
 
 
+def file_name(spec):
+    """A module spec as a file name QEMU's option parser takes (a comma ends an option)."""
+    return re.sub(r"[^A-Za-z0-9_.+=-]", "_", spec)
+
+
 def run_profile(spec, args, plugin, outdir, mark):
     module, _, params = spec.partition(":")
-    counts = os.path.join(outdir, f"{spec}.counts")
+    counts = os.path.join(outdir, f"{file_name(spec)}.counts")
     env = dict(os.environ, RSCSI_QEMU_ARGS=f"-plugin {plugin},outfile={counts},"
                f"min=ffffffff80000000,mark={mark}")
+    # --hba none: a software host (scsi_debug, rscsi_debug), whose disk its parameters make.
+    devices = [] if args.hba == "none" else ["--hba", args.hba, "--disk", "8G,null"]
     cmd = [os.path.join(ROOT, "tools", "harness"), "plan", "profile", "--flavour", "perf",
-           "--hba", args.hba, "--disk", "8G,null",
+           *devices,
            "--set", f"RSCSI_PROFILE_MODULE={module}",
            "--set", f"RSCSI_PROFILE_PARAMS={params}",
            "--set", f"RSCSI_PROFILE_JOB={args.job}",
@@ -96,9 +103,10 @@ def main():
     os.makedirs(outdir, exist_ok=True)
     results = []
     for mod in args.modules:
-        saved = os.path.join(outdir, f"{mod}.log-path")
+        saved = os.path.join(outdir, f"{file_name(mod)}.log-path")
         if args.reuse and os.path.exists(saved):
-            counts, log = os.path.join(outdir, f"{mod}.counts"), open(saved).read().strip()
+            counts = os.path.join(outdir, f"{file_name(mod)}.counts")
+            log = open(saved).read().strip()
         else:
             # A changed overlay rebuilds the kernel, which moves its text: build first, then
             # read the map (the mark's address, and the symbols below).

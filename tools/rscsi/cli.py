@@ -325,7 +325,9 @@ def cmd_bench(args):
         print(line)
         lines.append(line)
 
-    out(f"# {args.hba} with a null-co disk, perf kernel, TCG, {args.rounds} rounds of "
+    where = (f"{args.hba} with a null-co disk" if args.hba != "none"
+             else "software hosts, no emulated device")
+    out(f"# {where}, perf kernel, TCG, {args.rounds} rounds of "
         f"{args.seconds} s per job, drivers alternating job by job; medians over rounds; "
         + ("fio unpinned" if args.no_pin else "fio on CPU 0, interrupts moved to CPU 1 where "
            "they can be (managed vectors keep their CPU: BENCH-IRQ lines in the log)")
@@ -433,7 +435,9 @@ def main(argv=None):
             p.add_argument("--timeout", type=int, default=900)
         p.set_defaults(func=func)
     b = sub.add_parser("bench", help="C driver vs ours, side by side, on the perf kernel")
-    b.add_argument("--hba", default="megasas", help="QEMU HBA model (default megasas)")
+    b.add_argument("--hba", default="megasas",
+                   help="QEMU HBA model (default megasas); none for software hosts "
+                        "(scsi_debug, rscsi_debug)")
     b.add_argument("--c-driver", default="megaraid_sas",
                    help="the C module (group), with parameters as MODULE:p=v,p=v")
     b.add_argument("--rust-driver", default="rmegasas",

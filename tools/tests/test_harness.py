@@ -128,6 +128,15 @@ class BenchRunTest(unittest.TestCase):
         self.assertEqual(one.settings["RSCSI_MODULES"], "megaraid_sas rmegasas:queues=1")
         self.assertLess(one.timeout, full.timeout)
 
+    def test_software_hosts_get_no_controller(self):
+        from rscsi import suite
+        soft = suite.bench_run("none", "scsi_debug:fake_rw=1", "rscsi_debug:null=1", 1, 5)
+        hw = suite.bench_run("megasas", "megaraid_sas", "rmegasas", 1, 5)
+        self.assertEqual(soft.hbas, [])
+        self.assertEqual(soft.settings["RSCSI_DISKS"], "")
+        self.assertEqual(len(hw.hbas), 1)
+        self.assertEqual(len(hw.hbas[0].disks), 1)
+
     def test_unknown_job_refused(self):
         from rscsi import suite
         with self.assertRaises(ValueError):

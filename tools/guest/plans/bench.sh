@@ -15,7 +15,8 @@
 # single-queue host and none for a multiqueue one.
 #
 # RSCSI_BENCH_JOBS names the jobs to run (default: all four). A driver in RSCSI_MODULES may
-# carry module parameters, "rmegasas:queues=1,ldio=0"; the results keep that name.
+# carry module parameters, "rmegasas:queues=1,ldio=0"; the results keep that name. A software
+# host (scsi_debug, rscsi_debug) needs no HBA: its disk is found by its model.
 #
 # The drivers alternate job by job, each loaded for its job and unloaded after it, so that the
 # two runs of a job are seconds apart rather than a whole round; odd rounds run the first
@@ -69,10 +70,12 @@ bench_driver() {
 	params=
 	[ "$mod" = "$_spec" ] || params=$(echo "${_spec#*:}" | tr , ' ')
 	check "round $_r $_spec $_job: load" sh -c "for m in \$(echo $mod | tr + ' '); do modprobe \$m $params || exit 1; params=; done"
-	rscsi_disks "$mod" | head -n 1 >/tmp/disks
-	read -r h kind pci id lun size bs </tmp/disks
-	wait_disks "$DISK_WAIT" "$mod"
-	sd=$(find_disk "$pci" "$id" "$lun")
+	group_disk "$mod"
+	if [ -z "$sd" ]; then
+		not_ok "round $_r $_spec $_job: no disk"
+		unload_group "$mod"
+		return
+	fi
 	if [ -n "${RSCSI_BENCH_SCHED:-}" ]; then
 		echo "$RSCSI_BENCH_SCHED" >"/sys/block/$sd/queue/scheduler"
 	fi

@@ -28,10 +28,7 @@ plan_main() {
 	job=${RSCSI_PROFILE_JOB:---rw=randread --bs=4k --iodepth=1}
 	# shellcheck disable=SC2086 # the parameters are a list
 	check "load $mod $params" profile_load "$mod" $params
-	rscsi_disks "$mod" | head -n 1 >/tmp/disks
-	read -r h kind pci id lun size bs </tmp/disks
-	wait_disks "$DISK_WAIT" "$mod"
-	sd=$(find_disk "$pci" "$id" "$lun")
+	group_disk "$mod"
 	echo "PROFILE-KALLSYMS-BEGIN"
 	grep '\[' /proc/kallsyms
 	echo "PROFILE-KALLSYMS-END"
