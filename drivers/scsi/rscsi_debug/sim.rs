@@ -292,6 +292,7 @@ impl Fault {
     }
 
     /// Takes one use of the fault, if it is armed.
+    #[inline]
     pub(crate) fn take(&self) -> bool {
         let mut cur = self.0.load(Relaxed);
         while cur > 0 {
@@ -303,6 +304,7 @@ impl Fault {
         false
     }
 
+    #[inline]
     pub(crate) fn get(&self) -> u32 {
         self.0.load(Relaxed)
     }

@@ -79,7 +79,10 @@ bench_driver() {
 	if [ -n "${RSCSI_BENCH_SCHED:-}" ]; then
 		echo "$RSCSI_BENCH_SCHED" >"/sys/block/$sd/queue/scheduler"
 	fi
-	echo "BENCH-SCHED $_spec $(cat "/sys/block/$sd/queue/scheduler")"
+	# The queue's flags that change the cost of every I/O besides the driver: a rotational
+	# disk adds each completion to the entropy pool (add_random).
+	echo "BENCH-SCHED $_spec $(cat "/sys/block/$sd/queue/scheduler"); rotational" \
+		"$(cat "/sys/block/$sd/queue/rotational") add_random $(cat "/sys/block/$sd/queue/add_random")"
 	# Let what a probe leaves running (the partition scan, sd's async probe) finish before the
 	# CPU time is counted.
 	sleep 2
