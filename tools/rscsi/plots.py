@@ -13,6 +13,12 @@ import subprocess
 import sys
 
 
+def short(driver):
+    """A driver's name for a plot: its modules without their parameters (the summary and
+    figures.json keep the whole specification)."""
+    return "+".join(m.split(":")[0] for m in driver.split("+"))
+
+
 def _matplotlib():
     """pyplot with a file-only backend, installing matplotlib first if it is missing; None if
     it cannot be had."""
@@ -59,7 +65,7 @@ def draw(outdir, data):
             ys.append(m)
             lo.append(m - low)
             hi.append(high - m)
-        ax.bar(xs, ys, width, yerr=[lo, hi], capsize=3, label=d)
+        ax.bar(xs, ys, width, yerr=[lo, hi], capsize=3, label=short(d))
     ax.set_xticks(range(len(jobs)))
     ax.set_xticklabels(jobs, rotation=20, ha="right")
     ax.set_ylabel("IOPS (mean over rounds, 95% interval)")
@@ -83,7 +89,7 @@ def draw(outdir, data):
         ax.axhline(1.0, color="grey", linewidth=1)
         ax.set_xticks(range(len(ratios)))
         ax.set_xticklabels([r["job"] for r in ratios], rotation=20, ha="right")
-        ax.set_ylabel(f"IOPS {data['rust']} / {data['c']}")
+        ax.set_ylabel(f"IOPS {short(data['rust'])} / {short(data['c'])}")
         fig.tight_layout()
         p = os.path.join(outdir, "ratios.png")
         fig.savefig(p, dpi=100)

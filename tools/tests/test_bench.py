@@ -140,3 +140,11 @@ class ReportTest(unittest.TestCase):
         lines = bench.figure_lines(samples)
         self.assertEqual(len(lines), 3)
         self.assertIn("IOPS 1200 [", lines[2])
+
+
+class PlotNameTest(unittest.TestCase):
+    def test_parameters_left_out_of_plot_labels(self):
+        from rscsi import plots
+        self.assertEqual(plots.short("rscsi_debug:null=1,can_queue=64"), "rscsi_debug")
+        self.assertEqual(plots.short("virtio_pci+virtio_scsi"), "virtio_pci+virtio_scsi")
+        self.assertEqual(plots.short("rmegasas:queues=1,ldio=0"), "rmegasas")
