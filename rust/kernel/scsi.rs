@@ -27,6 +27,8 @@
 //! - [`ring`]: completion ring indices and [`ring::ContextTag`]s, which tie a completion to
 //!   one submission so that late ones are ignored.
 //! - [`sense`] and [`status`]: sense data and result codes.
+//! - [`work`]: the host's work item ([`Host::queue_work`], [`HostOps::work`]), for what the
+//!   interrupt handler cannot do itself (scans, hot-plug, a reset).
 //! - [`virtqueue`]: split virtqueues in DMA-coherent memory the driver owns, on the ring
 //!   arithmetic of [`vring`], for virtio devices a driver binds to directly.
 //!
@@ -90,6 +92,7 @@ pub mod soft;
 pub mod status;
 pub mod virtqueue;
 pub mod vring;
+pub mod work;
 
 pub use command::{Command, EhCommand, Reserved, SENSE_BUFFERSIZE};
 pub use device::{DeviceRef, QueueLimits, ScsiDevice};

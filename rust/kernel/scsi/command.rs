@@ -629,6 +629,43 @@ impl<T: HostOps> Command<T> {
         })
     }
 
+    /// The command's data as guest-physical segments (`sg_phys()` and `length` of each entry
+    /// of its scatterlist), in order, without DMA-mapping anything: for a device whose bus
+    /// contract is that it addresses guest-physical memory itself, bypassing the DMA API and
+    /// any IOMMU. That is a virtio device without `VIRTIO_F_ACCESS_PLATFORM`, for which the C
+    /// ring does the same (`vring_use_dma_api()` is false, `vring_map_one_sg()` writes
+    /// `sg_phys()`). Any other device needs [`Command::dma_map`] and [`Command::segments`].
+    ///
+    /// There is nothing to undo: the pages are the request's, held by the block layer until
+    /// the command is completed, and the ownership rules that keep a mapping alive while the
+    /// device holds the command keep the pages too.
+    #[inline]
+    pub fn phys_segments(&self) -> impl Iterator<Item = Segment> + '_ {
+        // SAFETY: We own the command; `sdb.table` describes its data (`scsi_sglist()`,
+        // `scsi_sg_count()`), set before queueing and unchanged while the driver owns it.
+        let (mut sg, n) = unsafe {
+            let t = &(*self.raw()).sdb.table;
+            (t.sgl, t.nents)
+        };
+        // CAST: `nents` is a C `unsigned int`.
+        (0..n as usize).map_while(move |_| {
+            if sg.is_null() {
+                return None;
+            }
+            // SAFETY: `sg` is an entry of the command's list, whose page the block layer
+            // set (`sg_phys()` reads `page_link` and `offset`).
+            let seg = unsafe {
+                Segment {
+                    addr: bindings::sg_phys(sg),
+                    len: (*sg).length,
+                }
+            };
+            // SAFETY: `sg` is an entry of a valid list.
+            sg = unsafe { sg_next(sg) };
+            Some(seg)
+        })
+    }
+
     /// The context [`Command::into_hardware`] will return, to write into the device's frame
     /// before handing it over.
     #[inline]

@@ -10,6 +10,9 @@ use core::{ops::Deref, ptr::NonNull};
 
 use crate::{
     bindings,
+    error::to_result,
+    ffi::c_int,
+    prelude::*,
     scsi::host::{Host, HostOps},
     types::Opaque,
 };
@@ -129,6 +132,63 @@ impl DeviceRef {
         // it so for the call; `scsi_remove_device()` takes the host's scan mutex itself.
         unsafe { bindings::scsi_remove_device(self.0.as_ptr()) };
     }
+}
+
+impl DeviceRef {
+    /// Reads the device's identity and capacity again (`scsi_rescan_device()`): after it
+    /// reported a change (its capacity, its mode parameters); `sd` updates the disk's size.
+    ///
+    /// Sleeps. Returns an error when the device does not answer or is not running.
+    pub fn rescan(&self) -> Result {
+        crate::task::might_sleep();
+        // SAFETY: By the type invariant the device is valid while we hold our reference;
+        // `scsi_rescan_device()` takes the device's state mutex itself.
+        to_result(unsafe { bindings::scsi_rescan_device(self.0.as_ptr()) })
+    }
+
+    /// Sends TEST UNIT READY (`scsi_test_unit_ready()`, 10 s, three tries) and returns what
+    /// came back: for a driver that checks whether the device is still there.
+    ///
+    /// Sleeps.
+    pub fn test_unit_ready(&self) -> UnitReady {
+        crate::task::might_sleep();
+        // SAFETY: An all-zero `struct scsi_sense_hdr` is valid (it is plain data).
+        let mut sshdr: bindings::scsi_sense_hdr = unsafe { core::mem::zeroed() };
+        let timeout = crate::time::msecs_to_jiffies(10_000);
+        // SAFETY: By the type invariant the device is valid while we hold our reference;
+        // `sshdr` is valid for writes.
+        let r = unsafe {
+            bindings::scsi_test_unit_ready(
+                self.0.as_ptr(),
+                c_int::try_from(timeout).unwrap_or(c_int::MAX),
+                3,
+                &mut sshdr,
+            )
+        };
+        // CAST: The result word's host byte (bits 23:16) and status byte (bits 7:0); a
+        // negative value is an error from before the command ran.
+        let (host, status) = if r < 0 {
+            (u8::MAX, 0)
+        } else {
+            ((r >> 16) as u8, r as u8)
+        };
+        UnitReady {
+            host,
+            status,
+            sense: (sshdr.response_code != 0).then_some((sshdr.sense_key, sshdr.asc, sshdr.ascq)),
+        }
+    }
+}
+
+/// What [`DeviceRef::test_unit_ready`] found.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct UnitReady {
+    /// The host byte (`DID_*`); `u8::MAX` if the command could not be sent at all.
+    pub host: u8,
+    /// The SCSI status.
+    pub status: u8,
+    /// Sense key, additional sense code and qualifier, if the device returned sense.
+    pub sense: Option<(u8, u8, u8)>,
 }
 
 impl Deref for DeviceRef {

@@ -25,6 +25,7 @@ use crate::{
         inflight::InFlight,
         soft::SoftIrq,
         status::HostByte,
+        work::{HostWork, MAX_WORK},
     },
     str::{CStr, CString},
     time::Delta,
@@ -50,6 +51,8 @@ pub(crate) struct HostPriv<'a, T: HostOps> {
     pub(crate) soft: SoftIrq,
     /// Who holds each command index ([`crate::scsi::inflight`]).
     pub(crate) inflight: InFlight,
+    /// The host's work items ([`Host::queue_work`]).
+    pub(crate) work: [HostWork; MAX_WORK],
     /// The driver's data.
     pub(crate) data: HostData<'a, T>,
 }
@@ -347,6 +350,15 @@ pub trait HostOps: Sized + 'static {
         build_error!(VTABLE_DEFAULT_ERROR)
     }
 
+    /// Does the driver's work that must sleep (not part of the C template), in process
+    /// context, once after each [`Host::queue_work`] of work item `id` (several queued before
+    /// it runs count as one): devices to add, remove or rescan, a device to reset. Work items
+    /// run independently of each other. Not called any more once the host is going; see
+    /// [`crate::scsi::work`].
+    fn work(_host: &Host<Self>, _id: u8) {
+        build_error!(VTABLE_DEFAULT_ERROR)
+    }
+
     /// Quiesces the device as the host goes (not part of the C template): called once by the
     /// [`Registration`], after `scsi_remove_host()` returned (no device and no command is
     /// left) and before the interrupt handlers are freed, so that the driver masks its
@@ -412,6 +424,66 @@ impl<T: HostOps> Host<T> {
     pub fn raise_soft_interrupt(&self, after: Delta) {
         // SAFETY: The private area is initialised while a `&Host` exists (type invariant).
         unsafe { (*self.private()).soft.raise(after) }
+    }
+
+    /// Queues the host's work item `id` (below [`MAX_WORK`]): [`HostOps::work`] runs soon
+    /// after with `id`, in process context. Safe from interrupt context. Returns `false` if it
+    /// was queued already (it then runs once for both), the host is going, or there is no
+    /// such work item.
+    pub fn queue_work(&self, id: u8) -> bool {
+        // SAFETY: The private area is initialised while a `&Host` exists (type invariant).
+        let works = unsafe { &(*self.private()).work };
+        works.get(usize::from(id)).is_some_and(|w| w.queue())
+    }
+
+    /// Scans the host for devices it does not have yet (`scsi_scan_host()`): after the device
+    /// reported that it lost track of changes. Sleeps.
+    pub fn scan(&self) {
+        crate::task::might_sleep();
+        // SAFETY: By the type invariant `self.0` is a valid host; the scan checks under the
+        // host's scan mutex that the host is running and does nothing otherwise.
+        unsafe { bindings::scsi_scan_host(self.as_raw()) }
+    }
+
+    /// Scans target `id` of `channel` again (`scsi_scan_target()` with `SCSI_SCAN_RESCAN`):
+    /// its new LUNs are added, as REPORT LUNS lists them. Sleeps.
+    pub fn scan_target(&self, channel: u32, id: u32) {
+        crate::task::might_sleep();
+        // SAFETY: By the type invariant `self.0` is a valid host, whose `shost_gendev` is the
+        // parent of its targets; the scan checks the host's state under its scan mutex.
+        unsafe {
+            bindings::scsi_scan_target(
+                &raw mut (*self.as_raw()).shost_gendev,
+                channel,
+                id,
+                // Every LUN: `SCAN_WILD_CARD` is `~0`.
+                u64::MAX,
+                bindings::scsi_scan_mode_SCSI_SCAN_RESCAN,
+            )
+        }
+    }
+
+    /// Calls `f` with a reference to each of the host's devices in turn
+    /// (`shost_for_each_device()`); `f` may sleep, and remove the device it is given.
+    pub fn for_each_device(&self, mut f: impl FnMut(DeviceRef)) {
+        crate::task::might_sleep();
+        let mut prev: *mut bindings::scsi_device = core::ptr::null_mut();
+        loop {
+            // SAFETY: By the type invariant `self.0` is a valid host; `prev` is NULL or the
+            // device the last call returned, whose reference it gives back, and the next
+            // device comes with a reference taken for us.
+            let next = unsafe { bindings::__scsi_iterate_devices(self.as_raw(), prev) };
+            let Some(p) = NonNull::new(next) else {
+                break;
+            };
+            // SAFETY: `p` is valid while the iterator's reference holds; a second one for `f`
+            // (it may be being removed, and is then skipped).
+            if unsafe { bindings::scsi_device_get(p.as_ptr()) } == 0 {
+                // SAFETY: A valid device with the reference taken above, now the value's.
+                f(unsafe { DeviceRef::from_raw(p) });
+            }
+            prev = next;
+        }
     }
 
     /// The driver's per-host data.
@@ -1433,6 +1505,18 @@ where
                 unsafe { SoftIrq::init::<T>(&raw mut (*private).soft, shost.as_ptr()) };
                 // SAFETY: As above, for the in-flight table, which `teardown` drops.
                 unsafe { (&raw mut (*private).inflight).write(inflight) };
+                for id in 0..MAX_WORK {
+                    // SAFETY: As for the software interrupt: nothing queues a work item before
+                    // the data is initialised below, and `teardown` stops and cancels them.
+                    unsafe {
+                        HostWork::init::<T>(
+                            (&raw mut (*private).work).cast::<HostWork>().add(id),
+                            shost.as_ptr(),
+                            // CAST: below `MAX_WORK`.
+                            id as u8,
+                        )
+                    };
+                }
                 // SAFETY: As above, for the data field.
                 let slot = unsafe { &raw mut (*private).data };
                 // SAFETY: `slot` is valid, aligned and uninitialised memory of the right size.
@@ -1572,6 +1656,13 @@ impl<T: HostOps> Registration<'_, T> {
         let shost = self.shost.as_ptr();
         // The debugfs file reads the host data: remove it first.
         self.debugfs = None;
+        // No scan or reset from the work item may race the removal: stop it, and wait for a
+        // run that started.
+        // SAFETY: Set up in `new`, in the private area, which lives until the host is freed.
+        let works = unsafe { &(*self.host().private()).work };
+        for w in works {
+            w.stop();
+        }
         // SAFETY: The host is added (invariant); removing it waits for its devices and their
         // commands, which still need the interrupt handlers.
         unsafe { bindings::scsi_remove_host(shost) };
@@ -1587,6 +1678,13 @@ impl<T: HostOps> Registration<'_, T> {
         // SAFETY: Set up in `new`; nothing but its own callback can raise it now that the
         // host's entry points and interrupt handlers are gone.
         unsafe { (*private).soft.stop() };
+        // SAFETY: As above.
+        let works = unsafe { &(*private).work };
+        for w in works {
+            // SAFETY: Stopped above; nothing can queue it any more (an interrupt may have
+            // queued it after `stop`: that run calls nothing, and is waited for here).
+            unsafe { w.cancel() };
+        }
         // SAFETY: No entry point or handler can run any more; the data and the table were
         // initialised in `new` and are dropped once, here, the data first (a `Command` it may
         // hold refers to the table).

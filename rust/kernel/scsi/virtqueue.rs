@@ -70,6 +70,20 @@ use crate::{
     },
 };
 
+/// Whether the DMA API gives `dev` the CPU's physical addresses unchanged (no IOMMU that
+/// translates for it, no bus offset, no memory encryption).
+///
+/// A virtio device that did not negotiate `VIRTIO_F_ACCESS_PLATFORM` addresses guest-physical
+/// memory itself, bypassing any IOMMU: the C ring then allocates its rings outside the DMA API
+/// and gives the device `virt_to_phys()` addresses (`vring_use_map_api()` is false). A driver
+/// that gives such a device the DMA addresses of [`SplitQueue`]s and slots (which come from
+/// `dma_alloc_coherent()`) is right only where this is true; elsewhere it must negotiate
+/// `VIRTIO_F_ACCESS_PLATFORM` or refuse the device.
+pub fn dma_is_physical(dev: &Device) -> bool {
+    // SAFETY: `dev` is a valid device; the helper only reads its DMA configuration.
+    unsafe { crate::bindings::scsi_dma_is_phys(dev.as_raw()) }
+}
+
 /// A head's entry in `SplitQueue::heads` while it is out: its context, with this bit set.
 const OUT: u64 = 1 << 32;
 
@@ -111,6 +125,8 @@ pub struct SplitQueue {
     mem: Coherent<[u8]>,
     layout: Layout,
     event_idx: bool,
+    /// Polled: the driver never asks the device for an interrupt (a poll queue).
+    polled: bool,
     heads: KVec<Atomic<u64>>,
     /// A copy of the consumer's `last_used`, for [`SplitQueue::has_used`] without the lock.
     last_used: Atomic<u32>,
@@ -170,10 +186,16 @@ pub struct Snapshot {
 impl SplitQueue {
     /// Allocates a queue of `size` entries for `dev`, zeroed. `event_idx` says whether
     /// `VIRTIO_F_RING_EVENT_IDX` was negotiated.
+    ///
+    /// A `polled` queue is one the driver polls (`mq_poll`) and that should not interrupt: its
+    /// avail ring says `VRING_AVAIL_F_NO_INTERRUPT`, and a drain never moves `used_event`
+    /// (with event-idx the device then interrupts at most once per 65536 used entries, as
+    /// `used.idx` passes the unchanged `used_event`). Give it no MSI-X vector.
     pub fn new(
         dev: &Device<Bound>,
         size: QueueSize,
         event_idx: bool,
+        polled: bool,
     ) -> Result<impl PinInit<Self, Error>> {
         let layout = Layout::new(size);
         let mem = Coherent::<u8>::zeroed_slice(dev, layout.total, GFP_KERNEL)?;
@@ -184,15 +206,32 @@ impl SplitQueue {
         }
         // INVARIANT: `mem` is `layout.total` bytes of coherent memory; `heads` has `size`
         // entries, none out.
+        if polled {
+            // SAFETY: `avail_flags` lies in `mem` (the type invariant's layout), which the
+            // device does not have yet.
+            unsafe {
+                mem.as_mut_ptr()
+                    .cast::<u8>()
+                    .add(layout.avail_flags())
+                    .cast::<u16>()
+                    .write_volatile(vring::AVAIL_F_NO_INTERRUPT.to_le())
+            };
+        }
         Ok(try_pin_init!(Self {
             mem,
             layout,
             event_idx,
+            polled,
             heads,
             last_used: Atomic::new(0),
             producer <- new_spinlock_irq!(ProducerState::default(), "SplitQueue::producer"),
             consumer <- new_spinlock_irq!(ConsumerState::default(), "SplitQueue::consumer"),
         }))
+    }
+
+    /// Whether the queue is polled (see [`SplitQueue::new`]).
+    pub fn polled(&self) -> bool {
+        self.polled
     }
 
     /// Entries.
@@ -322,8 +361,8 @@ impl SplitQueue {
                 f(ContextTag::from_u32(taken as u32), e.len);
             }
             // Ask for an interrupt at the next used entry (`used_event`); without event-idx
-            // the driver never sets `VRING_AVAIL_F_NO_INTERRUPT`, so there is nothing to do.
-            if self.event_idx {
+            // the avail flags say it once and for all. A polled queue asks for none.
+            if self.event_idx && !self.polled {
                 self.write16(self.layout.used_event(), st.last_used);
             }
             // The device reads `used_event` after it writes `used.idx`: look again after it.
@@ -365,6 +404,9 @@ impl SplitQueue {
         // Every area is a whole number of `u16`s.
         for off in (0..self.layout.total).step_by(2) {
             self.write16(off, 0);
+        }
+        if self.polled {
+            self.write16(self.layout.avail_flags(), vring::AVAIL_F_NO_INTERRUPT);
         }
         self.last_used.store(0, Relaxed);
         p.shadow = 0;
@@ -442,6 +484,43 @@ impl Producer<'_> {
         entries: u16,
         ctx: ContextTag,
     ) -> Result<(), HeadBusy> {
+        let len = u32::from(entries) * vring::DESC_SIZE as u32;
+        self.push(head, table, len, vring::DESC_F_INDIRECT, ctx)
+    }
+
+    /// Posts head `head` as one direct descriptor of `len` bytes at `addr`, which the device
+    /// writes if `device_writes` (a buffer it fills, such as an event) and reads otherwise.
+    /// `ctx` comes back from [`SplitQueue::drain`] with it.
+    ///
+    /// # Errors
+    ///
+    /// [`HeadBusy`] if `head` is beyond the ring or still out.
+    pub fn push_direct(
+        &mut self,
+        head: u16,
+        addr: DmaAddress,
+        len: u32,
+        device_writes: bool,
+        ctx: ContextTag,
+    ) -> Result<(), HeadBusy> {
+        let flags = if device_writes {
+            vring::DESC_F_WRITE
+        } else {
+            0
+        };
+        self.push(head, addr, len, flags, ctx)
+    }
+
+    /// Posts head `head` as the descriptor {`addr`, `len`, `flags`}, filed with `ctx`.
+    #[inline(always)]
+    fn push(
+        &mut self,
+        head: u16,
+        addr: DmaAddress,
+        len: u32,
+        flags: u16,
+        ctx: ContextTag,
+    ) -> Result<(), HeadBusy> {
         let q = self.q;
         let size = q.layout.size;
         let slot = q
@@ -457,10 +536,9 @@ impl Producer<'_> {
             return Err(HeadBusy(head));
         }
         let off = q.layout.desc(head);
-        // The descriptor: the table's address, its length, INDIRECT; `next` is unused.
-        q.write64(off, table);
-        let len = u64::from(entries) * vring::DESC_SIZE as u64;
-        q.write64(off + 8, len | (u64::from(vring::DESC_F_INDIRECT) << 32));
+        // The descriptor: address, length, flags; `next` is unused (no chain in the ring).
+        q.write64(off, addr);
+        q.write64(off + 8, u64::from(len) | (u64::from(flags) << 32));
         let pos = size.position(self.st.shadow);
         q.write16(q.layout.avail_ring(pos), head);
         // The descriptor, its table and the ring entry before the index that publishes them
@@ -501,5 +579,88 @@ impl Producer<'_> {
             self.st.suppressed += 1;
         }
         need
+    }
+}
+
+/// Buffers the device writes and the driver reads, such as a virtio-scsi event queue's: `count`
+/// buffers of `len` bytes in one DMA-coherent array, buffer `i` posted as head `i` of its
+/// queue (a direct, device-writable descriptor) with the context `i`.
+///
+/// Buffer `i` is the device's from [`DeviceBuffers::post`] until [`SplitQueue::drain`] hands
+/// back its context; the driver reads it ([`DeviceBuffers::read`]) before it posts it again.
+/// Reads are volatile copies, never references, so a device that writes a buffer it should
+/// not gives the driver wrong bytes but cannot make its reads undefined.
+///
+/// # Invariants
+///
+/// `mem` holds `count * len` bytes.
+pub struct DeviceBuffers {
+    mem: Coherent<[u8]>,
+    len: usize,
+    count: u16,
+}
+
+impl DeviceBuffers {
+    /// Allocates `count` buffers of `len` bytes for `dev`, zeroed.
+    ///
+    /// # Errors
+    ///
+    /// `EINVAL` for no buffer or an empty one, `ENOMEM` when the memory cannot be had.
+    pub fn new(dev: &Device<Bound>, count: u16, len: usize) -> Result<Self> {
+        if count == 0 || len == 0 || u32::try_from(len).is_err() {
+            return Err(EINVAL);
+        }
+        let total = usize::from(count).checked_mul(len).ok_or(EINVAL)?;
+        let mem = Coherent::<u8>::zeroed_slice(dev, total, GFP_KERNEL)?;
+        // INVARIANT: `mem` holds `count * len` bytes.
+        Ok(Self { mem, len, count })
+    }
+
+    /// Buffers.
+    pub fn count(&self) -> u16 {
+        self.count
+    }
+
+    /// Posts buffer `i` as head `i` of `p`'s queue, for the device to fill.
+    ///
+    /// # Errors
+    ///
+    /// [`HeadBusy`] if `i` is not a buffer, is beyond the ring, or is still out.
+    pub fn post(&self, p: &mut Producer<'_>, i: u16) -> Result<(), HeadBusy> {
+        if i >= self.count {
+            return Err(HeadBusy(i));
+        }
+        // CAST: An offset within the allocation, which fits the DMA address space; `len` fits
+        // in `u32` (checked in `new`).
+        let addr = self.mem.dma_address() + (usize::from(i) * self.len) as DmaAddress;
+        p.push_direct(
+            i,
+            addr,
+            self.len as u32,
+            true,
+            ContextTag::from_u32(u32::from(i)),
+        )
+    }
+
+    /// The buffer a context [`SplitQueue::drain`] returned names, if it is one of these.
+    pub fn index_of(&self, ctx: ContextTag) -> Option<u16> {
+        u16::try_from(ctx.to_u32()).ok().filter(|&i| i < self.count)
+    }
+
+    /// Copies buffer `i` into `out` (as much as both hold); returns the bytes copied, 0 if `i`
+    /// is not a buffer.
+    pub fn read(&self, i: u16, out: &mut [u8]) -> usize {
+        if i >= self.count {
+            return 0;
+        }
+        let n = out.len().min(self.len);
+        let base = usize::from(i) * self.len;
+        for (k, o) in out[..n].iter_mut().enumerate() {
+            // SAFETY: `base + k` is within the allocation (the type invariant, `i < count`,
+            // `k < len`). A volatile byte read of DMA-coherent memory is well defined even
+            // while the device writes it.
+            *o = unsafe { self.mem.as_ptr().cast::<u8>().add(base + k).read_volatile() };
+        }
+        n
     }
 }
