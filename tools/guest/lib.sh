@@ -163,6 +163,17 @@ group_disk() {
 	esac
 }
 
+# wait_until SECONDS COMMAND...: until the command succeeds, at most that long (a bound for an
+# event, checked once a second; the callers say why their bound is what it is).
+wait_until() {
+	_deadline=$(($(date +%s) + $1))
+	shift
+	until "$@"; do
+		[ "$(date +%s)" -ge "$_deadline" ] && return 1
+		sleep 1
+	done
+}
+
 # disk_matches SD SIZE BS: the disk has the size and logical block size the host gave it.
 disk_matches() {
 	_sectors=$(cat "/sys/block/$1/size")

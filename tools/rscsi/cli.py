@@ -83,6 +83,7 @@ def boot(run, kernel, parts, outdir, *, echo=False, trace=None, interactive=Fals
     initramfs.build_run(settings, runpart)
     initrd = initramfs.concat(parts + [runpart], os.path.join(outdir, f"{run.name}.initrd"))
     vm = Vm(kernel, initrd, run.hbas, trace=trace,
+            append="" if run.kunit else "kunit.enable=0",
             qmp=os.path.join(outdir, f"{run.name}.qmp"))
     try:
         if interactive:
@@ -111,11 +112,11 @@ def run_key(run, kernel, parts):
     for path in [kernel] + list(parts):
         with open(path, "rb") as f:
             h.update(hashlib.sha256(f.read()).digest())
-    h.update(repr((run.name, run.plan, [(x.model, sorted(x.opts.items()),
+    h.update(repr((run.name, run.plan, [(x.model, sorted(x.opts.items()), x.hotplug,
                                          [(d.size, d.kind, d.block_size, d.scsi_id, d.lun,
                                            d.blkdebug, d.latency_ms, sorted(d.device_opts.items()))
                                           for d in x.disks]) for x in run.hbas],
-                   sorted(run.settings.items()), run.expect)).encode())
+                   sorted(run.settings.items()), run.expect, run.kunit)).encode())
     if run.hbas and any(d.blkdebug for x in run.hbas for d in x.disks):
         for x in run.hbas:
             for d in x.disks:

@@ -85,15 +85,15 @@ class Qmp:
                 self.events.append(r)
 
 
-def hot_add_disk(qmp_path, image, size, bus, scsi_id, node, dev_id):
-    """Creates a raw image of ``size`` bytes and plugs it in as a scsi-hd at ``scsi_id``."""
+def hot_add_disk(qmp_path, image, size, bus, scsi_id, node, dev_id, lun=0):
+    """Creates a raw image of ``size`` bytes and plugs it in as a scsi-hd at ``scsi_id``:``lun``."""
     with open(image, "wb") as f:
         f.truncate(size)
     with Qmp(qmp_path) as q:
         q.execute("blockdev-add", **{"driver": "raw", "node-name": node,
                                      "file": {"driver": "file", "filename": image}})
         q.execute("device_add", **{"driver": "scsi-hd", "id": dev_id, "bus": bus,
-                                   "scsi-id": scsi_id, "lun": 0, "drive": node})
+                                   "scsi-id": scsi_id, "lun": lun, "drive": node})
 
 
 def hot_remove_disk(qmp_path, node, dev_id):
@@ -102,3 +102,18 @@ def hot_remove_disk(qmp_path, node, dev_id):
         q.execute("device_del", id=dev_id)
         q.wait_event("DEVICE_DELETED", {"device": dev_id})
         q.execute("blockdev-del", **{"node-name": node})
+
+
+def resize_disk(qmp_path, node, size):
+    """Grows (or shrinks) the image under block node ``node`` to ``size`` bytes
+    (``block_resize``): the disk's device then reports a capacity change."""
+    with Qmp(qmp_path) as q:
+        q.execute("block_resize", **{"node-name": node, "size": size})
+
+
+def unplug_device(qmp_path, dev_id, timeout):
+    """Unplugs device ``dev_id`` (an HBA behind a root port, say) and waits up to ``timeout``
+    seconds for QEMU to report it gone, which it does once the guest let go of it."""
+    with Qmp(qmp_path, timeout=timeout) as q:
+        q.execute("device_del", id=dev_id)
+        q.wait_event("DEVICE_DELETED", {"device": dev_id}, timeout=timeout)

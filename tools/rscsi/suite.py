@@ -34,6 +34,12 @@ class Run:
     # For "fail-verify": the results that must fail, by a part of their names; every other
     # result must pass.
     must_fail: tuple = ()
+    # Whether KUnit runs in this boot: the overlay's suites and doctests at boot, and the
+    # suites of every module the plan loads. They take some 10 s of every boot of the debug
+    # kernel under TCG and give the same results each time, so check runs them in the few
+    # boots that together load every module (see check_runs); the others boot with
+    # kunit.enable=0.
+    kunit: bool = True
 
 
 def disk_table(hbas):
@@ -341,6 +347,70 @@ def rvirtio_recover():
                            "unbind/bind and reload under load")
 
 
+EVENT_DISK_BYTES = 32 << 20
+# More disks than rvirtio_scsi keeps event buffers posted (event.rs BUFFERS, 8), so that the
+# device must drop some while they are held.
+EVENT_BURST = 9
+
+
+def rvirtio_events():
+    """Events, poll queues, DEVICE_NEEDS_RESET and removal of the controller (issue 15), on C
+    virtio_scsi as the baseline and on rvirtio_scsi, in one boot: two controllers behind root
+    ports (so that QMP can unplug them), each driver on its own through driver_override. The
+    hooks plug and unplug disks (``plug:HBA:TARGET:LUN``), grow the first disk
+    (``resize:HBA:DISK:BYTES``) and unplug a controller (``unplug-hba:HBA``)."""
+    hbas = [Hba("virtio-scsi-pci", disks=_disks("64M"), hotplug=True),
+            Hba("virtio-scsi-pci", disks=_disks("64M"), hotplug=True)]
+    assign(hbas)
+
+    def plug(vm, hba, target, lun):
+        node = f"hp{hba}_{target}_{lun}"
+        image = os.path.join(vm.workdir, f"{node}.img")
+        try:
+            qmp.hot_add_disk(vm.qmp, image, EVENT_DISK_BYTES, f"hba{hba}.0", int(target), node,
+                             node, lun=int(lun))
+        except (OSError, ValueError, qmp.QmpError) as e:
+            return f"error:{e}".replace(" ", "_")
+        return "added"
+
+    def unplug(vm, hba, target, lun):
+        node = f"hp{hba}_{target}_{lun}"
+        try:
+            qmp.hot_remove_disk(vm.qmp, node, node)
+        except (OSError, qmp.QmpError) as e:
+            return f"error:{e}".replace(" ", "_")
+        return "removed"
+
+    def resize(vm, hba, disk, size):
+        try:
+            qmp.resize_disk(vm.qmp, f"d{hba}_{disk}", int(size))
+        except (OSError, ValueError, qmp.QmpError) as e:
+            return f"error:{e}".replace(" ", "_")
+        return "resized"
+
+    def unplug_hba(vm, hba):
+        # QEMU reports the controller gone once the guest's ACPI hot-plug has removed its
+        # driver and ejected it: seconds on the debug kernel under TCG; 300 s bounds a guest
+        # that never lets go (the guest's test then fails).
+        try:
+            qmp.unplug_device(vm.qmp, f"hba{hba}", timeout=300)
+        except (OSError, qmp.QmpError) as e:
+            return f"error:{e}".replace(" ", "_")
+        return "removed"
+
+    return Run("rvirtio_scsi-events", "events", hbas,
+               {"RSCSI_MODULES": "virtio_pci+virtio_scsi rvirtio_scsi",
+                "RSCSI_DRIVER_OVERRIDE": f"{hbas[0].pci_address}=virtio-pci "
+                                         f"{hbas[1].pci_address}=rvirtio_scsi",
+                "RSCSI_HOTPLUG_BYTES": str(EVENT_DISK_BYTES),
+                "RSCSI_EVENT_BURST": str(EVENT_BURST)},
+               hooks={"plug": plug, "unplug": unplug, "resize": resize,
+                      "unplug-hba": unplug_hba},
+               description="virtio_scsi (baseline) and rvirtio_scsi: hot-plug events, a "
+                           "capacity change, polled I/O, missed events, DEVICE_NEEDS_RESET, "
+                           "the controller unplugged under load")
+
+
 def check_runs():
     """Every guest run of ``check``, in order."""
     runs = [
@@ -368,8 +438,13 @@ def check_runs():
         rvirtio_errors(),
         rvirtio_limits(),
         rvirtio_recover(),
+        rvirtio_events(),
     ]
+    # KUnit in the boots that load each Rust module at least once; the built-in suites run in
+    # every one of them.
+    kunit_runs = {"c-drivers", "rscsi_debug", "rmegasas-probe", "rvirtio_scsi-disks"}
     for r in runs:
+        r.kunit = r.name in kunit_runs
         r.settings.setdefault("RSCSI_DISKS", disk_table(r.hbas))
         r.settings.setdefault("RSCSI_HBAS", hba_table(r.hbas))
     return runs
@@ -394,19 +469,25 @@ def demo_run():
     return run
 
 
-BENCH_JOBS = ("randread-4k-qd1", "randread-4k-qd32", "randwrite-4k-qd32", "read-128k-seq")
+# The jobs every bench runs by default, and one more on request: 4 KiB random reads at QD1
+# through io_uring with hipri, polled on a poll queue (give both drivers poll queues:
+# virtio_scsi:virtscsi_poll_queues=1, rvirtio_scsi:poll_queues=1).
+DEFAULT_BENCH_JOBS = ("randread-4k-qd1", "randread-4k-qd32", "randwrite-4k-qd32",
+                      "read-128k-seq")
+BENCH_JOBS = DEFAULT_BENCH_JOBS + ("randread-4k-qd1-poll",)
 
 
 def bench_run(model, c_driver, rust_driver, rounds, seconds, pin=True, scheduler="", jobs=None):
     """One controller with a null-co disk; the drivers alternate job by job, C first in odd
-    rounds and ours first in even ones. ``jobs`` is a subset of BENCH_JOBS (default: all).
+    rounds and ours first in even ones. ``jobs`` is a subset of BENCH_JOBS (default:
+    DEFAULT_BENCH_JOBS).
     Model "none" gives no controller at all, for software hosts (scsi_debug against
     rscsi_debug), whose disks their module parameters make."""
     hbas = []
     if model != "none":
         hbas = [Hba.parse(model)]
         hbas[0].disks = _disks("8G,null")
-    names = list(jobs or BENCH_JOBS)
+    names = list(jobs or DEFAULT_BENCH_JOBS)
     unknown = [j for j in names if j not in BENCH_JOBS]
     if unknown:
         raise ValueError(f"unknown benchmark job {unknown[0]} (known: {', '.join(BENCH_JOBS)})")

@@ -91,6 +91,10 @@ class Hba:
     opts: dict = dataclasses.field(default_factory=dict)  # use_jbod=on, max_cmds=..., ...
     disks: list = dataclasses.field(default_factory=list)
     slot: int = 0
+    # Behind a PCIe root port of its own (``hotplug=on``), so that QMP device_del can unplug
+    # it (q35's root bus takes no hot-plug); the guest then sees it on the port's bus.
+    hotplug: bool = False
+    bus: int = 0
 
     @classmethod
     def parse(cls, spec):
@@ -101,22 +105,35 @@ class Hba:
         if model not in HBA_MODELS:
             raise ValueError(f"unknown HBA '{model}' (have: {', '.join(HBA_MODELS)})")
         opts = {}
+        hotplug = False
         for p in rest:
             k, eq, v = p.partition("=")
             if not eq:
                 raise ValueError(f"bad HBA option '{p}' in '{spec}' (want name=value)")
+            if k == "hotplug":
+                hotplug = v == "on"
+                continue
             opts[k] = v
-        return cls(model=model, opts=opts)
+        return cls(model=model, opts=opts, hotplug=hotplug)
 
     @property
     def pci_address(self):
+        if self.hotplug:
+            return f"0000:{self.bus:02x}:00.0"
         return f"0000:00:{self.slot:02x}.0"
 
 
 def assign(hbas):
-    """Gives each HBA its PCI slot and each disk without one its SCSI id; checks for clashes."""
+    """Gives each HBA its PCI slot and each disk without one its SCSI id; checks for clashes.
+
+    An HBA behind a root port (``hotplug``) is on the port's secondary bus: the firmware
+    numbers the ports' buses from 1 in slot order, and Linux keeps its numbers."""
+    bus = 0
     for i, hba in enumerate(hbas):
         hba.slot = FIRST_SLOT + i
+        if hba.hotplug:
+            bus += 1
+            hba.bus = bus
         used = set()
         for j, disk in enumerate(hba.disks):
             if disk.scsi_id is None:
@@ -173,7 +190,11 @@ class Vm:
              "-nodefaults", "-no-user-config", "-vga", "none"]
         for i, hba in enumerate(self.hbas):
             opts = "".join(f",{k}={v}" for k, v in hba.opts.items())
-            a += ["-device", f"{hba.model},id=hba{i},addr={hba.slot:#x}{opts}"]
+            if hba.hotplug:
+                a += ["-device", f"pcie-root-port,id=rp{i},chassis={i + 1},addr={hba.slot:#x}"]
+                a += ["-device", f"{hba.model},id=hba{i},bus=rp{i}{opts}"]
+            else:
+                a += ["-device", f"{hba.model},id=hba{i},addr={hba.slot:#x}{opts}"]
             for j, d in enumerate(hba.disks):
                 node = f"d{i}_{j}"
                 if d.kind == "null":
@@ -207,9 +228,10 @@ class Vm:
     def run(self, log_path, timeout, hooks=None, echo=False, boot_deadline=BOOT_DEADLINE):
         """Boots, feeds sync points, and waits for QEMU to exit or the timeout.
 
-        ``hooks`` maps a sync-point name to a callable run before the host answers it. A guest
-        that has not reached /init after ``boot_deadline`` seconds is stopped and the result
-        marked ``stalled``.
+        ``hooks`` maps a sync-point name to a callable run before the host answers it; a name
+        of the form ``NAME:ARG:ARG...`` with no hook of its own calls the hook ``NAME`` with the
+        arguments as strings after the VM. A guest that has not reached /init after
+        ``boot_deadline`` seconds is stopped and the result marked ``stalled``.
         """
         hooks = hooks or {}
         start = time.monotonic()
@@ -251,12 +273,15 @@ class Vm:
                         at_init = True
                     if echo:
                         print(line, flush=True)
-                    m = re.search(r"RSCSI-SYNC (\S+)", line)
-                    if m and not line.startswith("echo"):
+                    sync = sync_name(line)
+                    if sync:
                         answer = "go"
-                        hook = hooks.get(m.group(1))
+                        name, *hook_args = sync.split(":")
+                        hook = hooks.get(sync)
                         if hook:
                             answer = hook(self) or "done"
+                        elif hook_args and name in hooks:
+                            answer = hooks[name](self, *hook_args) or "done"
                         proc.stdin.write(answer.encode() + b"\n")
                         proc.stdin.flush()
             if buf:
@@ -275,6 +300,18 @@ class Vm:
 
     def cleanup(self):
         shutil.rmtree(self.workdir, ignore_errors=True)
+
+
+def sync_name(line):
+    """The name of the sync point a console line announces (``RSCSI-SYNC <name>``), or None.
+
+    A kernel message may follow the name on the same line (the serial console interleaves
+    printk output with the guest's write before its newline): the name is what precedes it,
+    in the characters names use. The shell's echo of the command itself is not one."""
+    m = re.search(r"RSCSI-SYNC ([A-Za-z0-9_.:+-]+)", line)
+    if not m or line.startswith("echo"):
+        return None
+    return m.group(1)
 
 
 def corrupt(disk, offset=None, length=1 << 20):

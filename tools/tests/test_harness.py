@@ -8,7 +8,7 @@ import stat
 import unittest
 
 from rscsi import cpio, qemu_model
-from rscsi.vm import Disk, Hba, Vm, parse_size
+from rscsi.vm import Disk, Hba, Vm, parse_size, sync_name
 
 
 class CpioTest(unittest.TestCase):
@@ -96,6 +96,29 @@ class SpecTest(unittest.TestCase):
         with self.assertRaises(ValueError):
             Disk.parse("8M,latency=5")
 
+    def test_hotplug_hba_behind_a_root_port(self):
+        h1 = Hba.parse("virtio-scsi-pci,hotplug=on")
+        h2 = Hba.parse("megasas")
+        h3 = Hba.parse("virtio-scsi-pci,hotplug=on,num_queues=2")
+        args = " ".join(Vm("k", "i", [h1, h2, h3], workdir="/tmp").args())
+        self.assertIn("pcie-root-port,id=rp0,chassis=1,addr=0x10", args)
+        self.assertIn("virtio-scsi-pci,id=hba0,bus=rp0", args)
+        self.assertIn("megasas,id=hba1,addr=0x11", args)
+        self.assertIn("virtio-scsi-pci,id=hba2,bus=rp2,num_queues=2", args)
+        self.assertNotIn("hotplug", args)
+        # The firmware numbers the ports' buses from 1, in slot order.
+        self.assertEqual((h1.pci_address, h2.pci_address, h3.pci_address),
+                         ("0000:01:00.0", "0000:00:11.0", "0000:02:00.0"))
+
+    def test_sync_names(self):
+        self.assertEqual(sync_name("RSCSI-SYNC hotplug-add"), "hotplug-add")
+        self.assertEqual(sync_name("RSCSI-SYNC plug:1:11:0"), "plug:1:11:0")
+        # A kernel message that ends the line before the guest's newline.
+        self.assertEqual(sync_name("RSCSI-SYNC plug:1:11:0[  123.456] sd 0:0:0:0: x"),
+                         "plug:1:11:0")
+        self.assertIsNone(sync_name('echo "RSCSI-SYNC $1" >/dev/console'))
+        self.assertIsNone(sync_name("[  1.0] nothing here"))
+
     def test_duplicate_address_rejected(self):
         h = Hba.parse("megasas")
         h.disks = [Disk.parse("1M,id=1"), Disk.parse("1M,id=1")]
@@ -123,7 +146,7 @@ class BenchRunTest(unittest.TestCase):
         full = suite.bench_run("megasas", "megaraid_sas", "rmegasas", 3, 10)
         one = suite.bench_run("megasas", "megaraid_sas", "rmegasas:queues=1", 3, 10,
                               jobs=["read-128k-seq"])
-        self.assertEqual(full.settings["RSCSI_BENCH_JOBS"].split(), list(suite.BENCH_JOBS))
+        self.assertEqual(full.settings["RSCSI_BENCH_JOBS"].split(), list(suite.DEFAULT_BENCH_JOBS))
         self.assertEqual(one.settings["RSCSI_BENCH_JOBS"], "read-128k-seq")
         self.assertEqual(one.settings["RSCSI_MODULES"], "megaraid_sas rmegasas:queues=1")
         self.assertLess(one.timeout, full.timeout)

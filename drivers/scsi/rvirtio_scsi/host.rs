@@ -28,7 +28,10 @@ use kernel::{
         sense,
         sg,
         slots::SlotPool,
-        virtqueue::SplitQueue,
+        virtqueue::{
+            DeviceBuffers,
+            SplitQueue, //
+        },
         vring,
         Command,
         EhCommand,
@@ -56,6 +59,11 @@ use kernel::{
 };
 
 use crate::{
+    event::{
+        self,
+        Action,
+        Event, //
+    },
     proto::{
         self,
         response,
@@ -88,6 +96,9 @@ pub(crate) const REQ_AREA: usize = 64;
 /// The virtqueue index of the control queue.
 pub(crate) const CONTROL_QUEUE: u16 = 0;
 
+/// The virtqueue index of the event queue.
+pub(crate) const EVENT_QUEUE: u16 = 1;
+
 /// The virtqueue index of the first request queue (0 is the control queue, 1 the event queue).
 pub(crate) const FIRST_REQUEST_QUEUE: u16 = 2;
 
@@ -101,6 +112,13 @@ pub(crate) const RESERVED_CMDS: u16 = 1;
 /// cannot cancel AIO), which in the abort plan takes up to the disk's 10 s latency: three times
 /// that.
 const TMF_TIMEOUT: Delta = Delta::from_secs(30);
+
+/// The host's work item for events (`HostOps::work`).
+pub(crate) const EVENT_WORK: u8 = 0;
+
+/// The host's work item for resets after DEVICE_NEEDS_RESET: apart from the events', so that a
+/// scan waiting on a device that stopped does not hold up the reset that recovers it.
+pub(crate) const RESET_WORK: u8 = 1;
 
 /// How the device interrupts.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -168,6 +186,30 @@ pub(crate) struct Queue {
     pub(crate) interrupts: Atomic<u64>,
 }
 
+impl Queue {
+    /// Allocates virtqueue `index` of `size` entries (polled or not, see [`SplitQueue::new`])
+    /// and finds where to notify the device of it.
+    pub(crate) fn new(
+        dev: &kernel::device::Device<Bound>,
+        t: &Transport<'_>,
+        index: u16,
+        size: vring::QueueSize,
+        event_idx: bool,
+        polled: bool,
+    ) -> Result<Pin<KBox<Self>>> {
+        let notify_at = t.queue_notify_at(index)?;
+        KBox::pin_init(
+            try_pin_init!(Queue {
+                vq <- SplitQueue::new(dev, size, event_idx, polled)?,
+                index,
+                notify_at,
+                interrupts: Atomic::new(0),
+            }),
+            GFP_KERNEL,
+        )
+    }
+}
+
 /// Counters, read and reset through debugfs.
 pub(crate) struct Stats {
     /// Commands completed with each response code, and (last) with codes none defines.
@@ -203,6 +245,20 @@ pub(crate) struct Stats {
     pub(crate) dropped_irqs: Atomic<u64>,
     /// Commands ended with `DID_NO_CONNECT` because the device did not come back from a reset.
     pub(crate) no_connect: Atomic<u64>,
+    /// Events received, by kind ([`event::COUNTERS`]).
+    pub(crate) events: [Atomic<u64>; event::COUNTERS.len()],
+    /// Events that said the device had dropped some for want of a buffer.
+    pub(crate) events_missed: Atomic<u64>,
+    /// Devices a rescan after missed events found gone and removed.
+    pub(crate) rescan_removed: Atomic<u64>,
+    /// Hot-plug events whose device could not be added.
+    pub(crate) events_failed: Atomic<u64>,
+    /// Times the device set DEVICE_NEEDS_RESET and the work item reset it.
+    pub(crate) needs_reset: Atomic<u64>,
+    pub(crate) needs_reset_failed: Atomic<u64>,
+    /// Polls of a poll queue ([`HostOps::mq_poll`]) and the commands they completed.
+    pub(crate) polls: Atomic<u64>,
+    pub(crate) poll_completions: Atomic<u64>,
 }
 
 impl Stats {
@@ -228,6 +284,14 @@ impl Stats {
             lost_interrupts: Atomic::new(0),
             dropped_irqs: Atomic::new(0),
             no_connect: Atomic::new(0),
+            events: [const { Atomic::new(0) }; event::COUNTERS.len()],
+            events_missed: Atomic::new(0),
+            rescan_removed: Atomic::new(0),
+            events_failed: Atomic::new(0),
+            needs_reset: Atomic::new(0),
+            needs_reset_failed: Atomic::new(0),
+            polls: Atomic::new(0),
+            poll_completions: Atomic::new(0),
         }
     }
 
@@ -236,7 +300,8 @@ impl Stats {
     }
 
     fn reset(&self) {
-        for c in Iterator::chain(self.responses.iter(), self.tmf_responses.iter()) {
+        let all = Iterator::chain(self.responses.iter(), self.tmf_responses.iter());
+        for c in Iterator::chain(all, self.events.iter()) {
             c.store(0, Relaxed);
         }
         for c in [
@@ -258,6 +323,13 @@ impl Stats {
             &self.lost_interrupts,
             &self.dropped_irqs,
             &self.no_connect,
+            &self.events_missed,
+            &self.rescan_removed,
+            &self.events_failed,
+            &self.needs_reset,
+            &self.needs_reset_failed,
+            &self.polls,
+            &self.poll_completions,
         ] {
             c.store(0, Relaxed);
         }
@@ -310,11 +382,20 @@ pub(crate) struct Vscsi<'bound> {
     pub(crate) transport: Transport<'bound>,
     /// The control queue: task management functions, one head per reserved command.
     pub(crate) ctrl: Pin<KBox<Queue>>,
+    /// The event queue: hot-plug and parameter change events, into [`Vscsi::event_bufs`],
+    /// which the driver keeps posted (buffer `i` on head `i`). On the control queue's vector.
+    pub(crate) events: Pin<KBox<Queue>>,
+    pub(crate) event_bufs: DeviceBuffers,
     pub(crate) queues: KVec<Pin<KBox<Queue>>>,
     /// Per command index: the request header and indirect table (command slot), the response
     /// header (response slot). Reserved commands use theirs for a task management request.
     pub(crate) pool: SlotPool,
     pub(crate) features: u64,
+    /// `VIRTIO_F_ACCESS_PLATFORM` was not negotiated: the device takes guest-physical
+    /// addresses, bypassing the DMA API, and commands' data is given it unmapped
+    /// ([`Command::phys_segments`]), as the C ring does. Probe checked that the DMA addresses
+    /// of the rings and slots are physical addresses too.
+    pub(crate) phys: bool,
     pub(crate) config: Config,
     pub(crate) irq: IrqMode,
     pub(crate) sg_limits: sg::Limits,
@@ -325,6 +406,17 @@ pub(crate) struct Vscsi<'bound> {
     pub(crate) state: Atomic<u32>,
     /// Request queue interrupts still to ignore (the `drop-irq` debugfs command, for tests).
     pub(crate) drop_irqs: Atomic<u32>,
+    /// A test knob (`hold-events`): event buffers are handled but not posted again, so that
+    /// the device runs out of them and drops events (`EVENTS_MISSED`).
+    pub(crate) hold_events: Atomic<bool>,
+    /// The event buffers handled and not posted again while `hold_events` was set (a bit per
+    /// buffer).
+    pub(crate) held_events: Atomic<u32>,
+    /// The device set DEVICE_NEEDS_RESET: the work item resets it.
+    pub(crate) needs_reset: Atomic<bool>,
+    /// A test knob (`bad-table`): the next command is posted with an empty indirect table,
+    /// which a device must refuse as a ring error (QEMU sets DEVICE_NEEDS_RESET).
+    pub(crate) bad_tables: Atomic<u32>,
     /// Serialises host resets (the error handler's, and `SG_SCSI_RESET`'s).
     #[pin]
     pub(crate) reset_lock: Mutex<()>,
@@ -334,12 +426,20 @@ pub(crate) struct Vscsi<'bound> {
 pub(crate) fn enable_queues(
     t: &Transport<'_>,
     ctrl: &Queue,
+    events: &Queue,
     queues: &[Pin<KBox<Queue>>],
     irq: IrqMode,
 ) -> Result {
     t.enable_queue(CONTROL_QUEUE, &ctrl.vq, irq.ctrl_vector())?;
+    t.enable_queue(EVENT_QUEUE, &events.vq, irq.ctrl_vector())?;
     for (i, q) in (0u16..).zip(queues.iter()) {
-        t.enable_queue(q.index, &q.vq, irq.queue_vector(i))?;
+        // A poll queue has no vector: the device cannot interrupt for it.
+        let vector = if q.vq.polled() {
+            virtio::NO_VECTOR
+        } else {
+            irq.queue_vector(i)
+        };
+        t.enable_queue(q.index, &q.vq, vector)?;
     }
     Ok(())
 }
@@ -381,6 +481,19 @@ impl Vscsi<'_> {
         }
         Stats::inc(&q.interrupts);
         self.reap(host, q);
+    }
+
+    /// Takes one from the bad tables still to post; `false` if none is left.
+    #[cold]
+    fn take_bad_table(&self) -> bool {
+        let mut n = self.bad_tables.load(Relaxed);
+        while n != 0 {
+            match self.bad_tables.cmpxchg(n, n - 1, Relaxed) {
+                Ok(_) => return true,
+                Err(cur) => n = cur,
+            }
+        }
+        false
     }
 
     /// Takes one from the interrupts still to drop; `false` if none is left.
@@ -425,7 +538,10 @@ impl Vscsi<'_> {
         if self.ctrl.vq.has_used() {
             self.drain_ctrl(host);
         }
-        for q in self.queues.iter() {
+        self.check_events(host);
+        // Poll queues are `mq_poll`'s (INTx may still signal them, rarely: see
+        // `SplitQueue::new`).
+        for q in self.queues.iter().filter(|q| !q.vq.polled()) {
             if q.vq.has_used() {
                 self.drain(host, q);
             }
@@ -554,6 +670,8 @@ impl Vscsi<'_> {
         // interrupt handler draining now finds nothing more).
         let reset = self.transport.reset();
         self.ctrl.vq.reset();
+        self.events.vq.reset();
+        self.held_events.store(0, Relaxed);
         for q in self.queues.iter() {
             q.vq.reset();
         }
@@ -568,6 +686,10 @@ impl Vscsi<'_> {
         let n = host.reclaim_all(|c| c.complete_with(host_byte, ScsiStatus::GOOD));
         self.stats.reclaimed.add(u64::from(n), Relaxed);
         self.state.store(next, Release);
+        if r.is_ok() {
+            // The event buffers the reset took back, posted again.
+            self.post_events(u32::MAX);
+        }
         r.map(|()| n)
     }
 
@@ -586,7 +708,7 @@ impl Vscsi<'_> {
             );
             return Err(EBUSY);
         }
-        enable_queues(t, &self.ctrl, &self.queues, self.irq)?;
+        enable_queues(t, &self.ctrl, &self.events, &self.queues, self.irq)?;
         t.add_status(status::DRIVER_OK);
         // The read also makes the writes above reach the device before a submitter, once the
         // state says RUNNING, notifies it.
@@ -652,17 +774,190 @@ impl Vscsi<'_> {
         sb[..n].copy_from_slice(&sense[..n]);
     }
 
-    /// A configuration change interrupt.
-    fn config_changed(&self) {
+    /// A configuration change interrupt: a device that set DEVICE_NEEDS_RESET (QEMU does on a
+    /// ring it cannot use) is reset from the work item, as the error handler's host reset
+    /// would, without waiting for its commands to time out.
+    fn config_changed(&self, host: &Host<Rvscsi>) {
         Stats::inc(&self.stats.config_changes);
-        if self.transport.needs_reset() {
-            dev_err!(
-                self.pdev,
-                "the device needs a reset (status {:#04x}); commands it holds will time out\n",
-                self.transport.status()
-            );
+        if self.transport.needs_reset() && !self.needs_reset.xchg(true, Relaxed) {
+            host.queue_work(RESET_WORK);
         }
     }
+
+    /// Whether the device may send events the driver asked for (hot-plug, parameter change).
+    pub(crate) fn events_on(&self) -> bool {
+        self.features & (virtio::bit(proto::feature::HOTPLUG) | virtio::bit(proto::feature::CHANGE))
+            != 0
+    }
+
+    /// Posts the event buffers of `mask` (a bit per buffer) and notifies the device if it
+    /// asked: also how a device that dropped events learns it may report that it did.
+    pub(crate) fn post_events(&self, mask: u32) {
+        if !self.events_on() {
+            return;
+        }
+        let kick = {
+            let mut p = self.events.vq.producer();
+            for i in 0..self.event_bufs.count() {
+                if mask & (1 << i) != 0 {
+                    // Already posted (a reset and the work item both posting): nothing to do.
+                    let _ = self.event_bufs.post(&mut p, i);
+                }
+            }
+            p.kick_prepare()
+        };
+        if kick {
+            self.transport
+                .notify(self.events.notify_at, self.events.index);
+        }
+    }
+
+    /// From an interrupt: if the device used event buffers, has the work item handle them.
+    fn check_events(&self, host: &Host<Rvscsi>) {
+        if self.events.vq.has_used() {
+            Stats::inc(&self.events.interrupts);
+            host.queue_work(EVENT_WORK);
+        }
+    }
+
+    /// Handles the events the device returned (from the work item, which may sleep), in the
+    /// order it reported them, then posts their buffers again.
+    fn handle_events(&self, host: &Host<Rvscsi>) {
+        let mut got = [0u16; event::BUFFERS as usize];
+        let mut n = 0;
+        self.events.vq.drain(|ctx, _len| {
+            // At most `BUFFERS` heads are out, so `got` holds them all.
+            if let (Some(i), Some(g)) = (self.event_bufs.index_of(ctx), got.get_mut(n)) {
+                *g = i;
+                n += 1;
+            }
+        });
+        let mut done = 0u32;
+        for &i in &got[..n] {
+            let mut b = [0u8; event::SIZE];
+            self.event_bufs.read(i, &mut b);
+            self.handle_event(host, &Event::parse(&b));
+            done |= 1 << i;
+        }
+        if self.hold_events.load(Relaxed) {
+            let mut cur = self.held_events.load(Relaxed);
+            while let Err(v) = self.held_events.cmpxchg(cur, cur | done, Relaxed) {
+                cur = v;
+            }
+            // Released meanwhile: post what was just held too.
+            if self.hold_events.load(Relaxed) {
+                return;
+            }
+            done |= self.held_events.xchg(0, Relaxed);
+        }
+        if done != 0 {
+            self.post_events(done);
+        }
+    }
+
+    /// Acts on one event (`virtscsi_handle_event()`).
+    fn handle_event(&self, host: &Host<Rvscsi>, e: &Event) {
+        let st = &self.stats;
+        if let Some(c) = st.events.get(e.counter()) {
+            Stats::inc(c);
+        }
+        if e.missed() {
+            Stats::inc(&st.events_missed);
+            dev_info!(
+                self.pdev,
+                "the device dropped events: looking at every device again\n"
+            );
+            self.rescan_all(host);
+        }
+        match e.action() {
+            Action::Add { target, lun } => match host.add_device(0, u32::from(target), lun) {
+                Ok(()) => dev_info!(self.pdev, "hot-plug: added 0:{}:{}\n", target, lun),
+                Err(err) => {
+                    Stats::inc(&st.events_failed);
+                    dev_warn!(
+                        self.pdev,
+                        "hot-plug: 0:{}:{} could not be added: {:?}\n",
+                        target,
+                        lun,
+                        err
+                    );
+                }
+            },
+            Action::Remove { target, lun } => {
+                if let Some(d) = host.lookup_device(0, u32::from(target), lun) {
+                    dev_info!(self.pdev, "hot-plug: removing 0:{}:{}\n", target, lun);
+                    d.remove();
+                }
+            }
+            Action::Rescan { target, lun } => {
+                if let Some(d) = host.lookup_device(0, u32::from(target), lun) {
+                    // A device that does not answer is left to the error handler.
+                    let _ = d.rescan();
+                }
+            }
+            Action::ScanTarget { target } => host.scan_target(0, u32::from(target)),
+            Action::None => {}
+        }
+    }
+
+    /// After missed events (`virtscsi_rescan_hotunplug()`, then `scsi_scan_host()`): removes
+    /// the devices that are gone and adds the new ones.
+    fn rescan_all(&self, host: &Host<Rvscsi>) {
+        host.for_each_device(|d| {
+            let r = d.test_unit_ready();
+            if event::gone(r.host, r.sense) {
+                Stats::inc(&self.stats.rescan_removed);
+                dev_info!(
+                    self.pdev,
+                    "rescan: 0:{}:{} is gone, removing it\n",
+                    d.id(),
+                    d.lun()
+                );
+                d.remove();
+            }
+        });
+        host.scan();
+    }
+
+    /// Resets a device that set DEVICE_NEEDS_RESET (from the work item).
+    fn recover(&self, host: &Host<Rvscsi>) {
+        Stats::inc(&self.stats.needs_reset);
+        dev_warn!(
+            self.pdev,
+            "the device needs a reset (status {:#04x}): resetting it\n",
+            self.transport.status()
+        );
+        match self.restart(host) {
+            Ok(n) => dev_info!(self.pdev, "device reset done; {} commands reclaimed\n", n),
+            Err(e) => {
+                Stats::inc(&self.stats.needs_reset_failed);
+                dev_err!(
+                    self.pdev,
+                    "the device did not come back from a reset ({:?}): its commands fail from now on\n",
+                    e
+                );
+            }
+        }
+    }
+}
+
+/// Writes the data descriptors of `cmd` into `area` of its indirect table, device-readable or
+/// device-writable: guest-physical addresses when the device takes them ([`Vscsi::phys`]),
+/// else the DMA mapping. Returns how many, or `None` if the list does not fit.
+#[inline]
+fn write_data(
+    v: &Vscsi<'_>,
+    cmd: &Command<Rvscsi>,
+    area: &mut [u8],
+    device_writes: bool,
+) -> Option<usize> {
+    let writer = vring::DescWriter { device_writes };
+    let w = if v.phys {
+        sg::write(cmd.phys_segments(), &v.sg_limits, &mut [area], &writer)
+    } else {
+        sg::write(cmd.segments(), &v.sg_limits, &mut [area], &writer)
+    };
+    w.ok().map(|w| w.count)
 }
 
 /// Writes the request header and the indirect table of `cmd` into its slot: the request header,
@@ -689,30 +984,13 @@ fn build(v: &Vscsi<'_>, cmd: &mut Command<Rvscsi>, tag: u64) -> Option<(u16, u64
     };
     let last = match cmd.direction() {
         DataDirection::ToDevice => {
-            let w = sg::write(
-                cmd.segments(),
-                &v.sg_limits,
-                &mut [&mut table[D..D * (1 + segs)]],
-                &vring::DescWriter {
-                    device_writes: false,
-                },
-            )
-            .ok()?;
-            resp(&mut table[D * (1 + w.count)..]);
-            1 + w.count
+            let n = write_data(v, cmd, &mut table[D..D * (1 + segs)], false)?;
+            resp(&mut table[D * (1 + n)..]);
+            1 + n
         }
         DataDirection::FromDevice => {
             resp(&mut table[D..]);
-            let w = sg::write(
-                cmd.segments(),
-                &v.sg_limits,
-                &mut [&mut table[2 * D..D * (2 + segs)]],
-                &vring::DescWriter {
-                    device_writes: true,
-                },
-            )
-            .ok()?;
-            1 + w.count
+            1 + write_data(v, cmd, &mut table[2 * D..D * (2 + segs)], true)?
         }
         _ => {
             resp(&mut table[D..]);
@@ -762,7 +1040,8 @@ impl HostOps for Rvscsi {
             cmd.complete_with(HostByte::Error, ScsiStatus::GOOD);
             return Ok(());
         }
-        if cmd.dma_map().is_err() {
+        // A device that takes guest-physical addresses gets its data's without a mapping.
+        if !v.phys && cmd.dma_map().is_err() {
             Stats::inc(&v.stats.busy);
             return Err(Refused::host_busy(cmd));
         }
@@ -776,6 +1055,11 @@ impl HostOps for Rvscsi {
             return Ok(());
         };
         let last = cmd.is_last();
+        let entries = if v.bad_tables.load(Relaxed) != 0 && v.take_bad_table() {
+            0
+        } else {
+            entries
+        };
         let ctx = cmd.into_hardware();
         let kick = {
             let mut p = q.vq.producer();
@@ -894,7 +1178,7 @@ impl HostOps for Rvscsi {
                     return IrqReturn::None;
                 }
                 if isr & 2 != 0 {
-                    v.config_changed();
+                    v.config_changed(host);
                 }
                 if isr & 1 != 0 {
                     v.drain_all(host);
@@ -903,17 +1187,20 @@ impl HostOps for Rvscsi {
             IrqMode::Single => {
                 v.drain_all(host);
                 if v.transport.needs_reset() {
-                    v.config_changed();
+                    v.config_changed(host);
                 }
             }
             IrqMode::Shared => match vector {
-                0 => v.config_changed(),
+                0 => v.config_changed(host),
                 _ => v.drain_all(host),
             },
             IrqMode::PerQueue => match vector {
-                0 => v.config_changed(),
-                // The control queue (and the event queue, once there is one).
-                1 => v.drain_ctrl(host),
+                0 => v.config_changed(host),
+                // The control queue and the event queue.
+                1 => {
+                    v.drain_ctrl(host);
+                    v.check_events(host);
+                }
                 n => {
                     if let Some(q) = v.queues.get(usize::from(n - 2)) {
                         v.drain(host, q);
@@ -928,16 +1215,62 @@ impl HostOps for Rvscsi {
         // With a vector per request queue, each queue serves the CPUs its vector is affine to
         // (vectors 0 and 1 are the configuration's and the control queue's); otherwise the
         // CPUs are spread over the queues. Both take every queue, which cannot fail.
+        // The poll queues come last and have a map of their own; reads have none.
         let v = host.data();
-        let n = host.nr_hw_queues();
-        let r = if v.irq == IrqMode::PerQueue {
+        // CAST: at most `MAX_QUEUES` queues.
+        let poll =
+            (v.queues.iter().filter(|q| q.vq.polled()).count() as u32).min(host.nr_hw_queues());
+        let n = host.nr_hw_queues() - poll;
+        let mut r = if v.irq == IrqMode::PerQueue {
             maps.map_by_affinity(QueueType::Default, 0, n, v.pdev.as_ref(), 2)
         } else {
             maps.map(QueueType::Default, 0, n)
         };
-        if let Err(e) = r {
-            dev_err!(v.pdev, "cannot map {} queues: {:?}\n", n, e);
+        if maps.nr_maps() > 1 {
+            r = r
+                .and_then(|()| maps.map(QueueType::Read, 0, 0))
+                .and_then(|()| maps.map(QueueType::Poll, n, poll));
         }
+        if let Err(e) = r {
+            dev_err!(
+                v.pdev,
+                "cannot map {} queues ({} polled): {:?}\n",
+                n + poll,
+                poll,
+                e
+            );
+        }
+    }
+
+    fn work(host: &Host<Self>, id: u8) {
+        let v = host.data();
+        match id {
+            RESET_WORK => {
+                if v.needs_reset.xchg(false, Relaxed) {
+                    v.recover(host);
+                }
+            }
+            _ => {
+                if v.events_on() {
+                    v.handle_events(host);
+                }
+            }
+        }
+    }
+
+    fn mq_poll(host: &Host<Self>, hwq: u16) -> u32 {
+        let v = host.data();
+        let Some(q) = v.queues.get(usize::from(hwq)) else {
+            return 0;
+        };
+        // A poll that finds nothing takes no lock: the used index against the last one seen.
+        if !q.vq.has_used() {
+            return 0;
+        }
+        Stats::inc(&v.stats.polls);
+        let n = v.reap(host, q);
+        v.stats.poll_completions.add(u64::from(n), Relaxed);
+        n
     }
 
     fn eh_timed_out(host: &Host<Self>, cmd: &EhCommand<Self>) -> TimeoutAction {
@@ -1091,6 +1424,7 @@ impl HostOps for Rvscsi {
             writeln!(f, "queue{}_cmds_per_kick: {}", i, per_kick)?;
             // CAST: a host has at most 14 request queues (`MAX_QUEUES`).
             match v.irq.queue_vector(i as u16) {
+                _ if q.vq.polled() => writeln!(f, "queue{}_vector: none (polled)", i)?,
                 virtio::NO_VECTOR => writeln!(f, "queue{}_vector: none", i)?,
                 n => writeln!(f, "queue{}_vector: {}", i, n)?,
             }
@@ -1138,6 +1472,37 @@ impl HostOps for Rvscsi {
             v.ctrl.interrupts.load(Relaxed),
             s.bogus_ids
         )?;
+        let s = v.events.vq.snapshot();
+        writeln!(
+            f,
+            "events: vq {} size {} buffers {} out {} interrupts {} bogus_ids {}",
+            v.events.index,
+            s.size,
+            v.event_bufs.count(),
+            s.out,
+            v.events.interrupts.load(Relaxed),
+            s.bogus_ids
+        )?;
+        for (name, c) in event::COUNTERS.iter().zip(st.events.iter()) {
+            writeln!(f, "events_{}: {}", name, c.load(Relaxed))?;
+        }
+        writeln!(
+            f,
+            "events_missed: {}\nrescan_removed: {}\nevents_failed: {}\nevents_held: {}\nhold_events: {}",
+            st.events_missed.load(Relaxed),
+            st.rescan_removed.load(Relaxed),
+            st.events_failed.load(Relaxed),
+            v.held_events.load(Relaxed).count_ones(),
+            u8::from(v.hold_events.load(Relaxed))
+        )?;
+        writeln!(
+            f,
+            "needs_reset: {}\nneeds_reset_failed: {}\npolls: {}\npoll_completions: {}",
+            st.needs_reset.load(Relaxed),
+            st.needs_reset_failed.load(Relaxed),
+            st.polls.load(Relaxed),
+            st.poll_completions.load(Relaxed)
+        )?;
         let state = match v.state.load(Relaxed) {
             state::RUNNING => "running",
             state::RESETTING => "resetting",
@@ -1169,10 +1534,28 @@ impl HostOps for Rvscsi {
         let input = input.trim_ascii();
         if input == b"reset-stats" {
             v.stats.reset();
-            for q in Iterator::chain(v.queues.iter(), core::iter::once(&v.ctrl)) {
+            for q in Iterator::chain(v.queues.iter(), [&v.ctrl, &v.events]) {
                 q.vq.reset_stats();
                 q.interrupts.store(0, Relaxed);
             }
+            return Ok(());
+        }
+        // Test knobs for events: hold the event buffers the driver handled (the device runs
+        // out and drops events), then post them again (it reports that it dropped some).
+        if input == b"hold-events" {
+            v.hold_events.store(true, Relaxed);
+            return Ok(());
+        }
+        // A test knob: the next command goes to the device with an empty indirect table, a
+        // ring error (QEMU then sets DEVICE_NEEDS_RESET and stops), which the driver recovers
+        // from with a reset.
+        if input == b"bad-table" {
+            v.bad_tables.store(1, Relaxed);
+            return Ok(());
+        }
+        if input == b"release-events" {
+            v.hold_events.store(false, Relaxed);
+            v.post_events(v.held_events.xchg(0, Relaxed));
             return Ok(());
         }
         // A test knob: the next N request queue interrupts are ignored, as if lost; each
@@ -1189,7 +1572,7 @@ impl HostOps for Rvscsi {
         }
         dev_err!(
             v.pdev,
-            "debugfs: unknown command (the state file takes \"reset-stats\" and \"drop-irq N\", N at most 1000)\n"
+            "debugfs: unknown command (the state file takes \"reset-stats\", \"drop-irq N\" with N at most 1000, \"hold-events\", \"release-events\" and \"bad-table\")\n"
         );
         Err(EINVAL)
     }

@@ -27,6 +27,14 @@ pub(crate) const REQ_SIZE: usize = 19 + CDB_SIZE;
 /// Bytes of a command response header with [`SENSE_SIZE`].
 pub(crate) const RESP_SIZE: usize = 12 + SENSE_SIZE;
 
+/// Device feature bits (`VIRTIO_SCSI_F_*`).
+pub(crate) mod feature {
+    /// Hot-plug events: `TRANSPORT_RESET` with `RESCAN` or `REMOVED`.
+    pub(crate) const HOTPLUG: u32 = 1;
+    /// Parameter change events (`PARAM_CHANGE`: capacity, LUN inventory).
+    pub(crate) const CHANGE: u32 = 2;
+}
+
 /// Bytes of `struct virtio_scsi_config`.
 pub(crate) const CONFIG_SIZE: usize = 36;
 

@@ -19,7 +19,10 @@ use kernel::{
     scsi::{
         self, sg,
         slots::SlotPool,
-        virtqueue::SplitQueue,
+        virtqueue::{
+            self,
+            DeviceBuffers, //
+        },
         vring::{
             self,
             QueueSize, //
@@ -29,6 +32,7 @@ use kernel::{
     sync::atomic::Atomic,
 };
 
+mod event;
 mod host;
 mod proto;
 mod virtio;
@@ -40,6 +44,7 @@ use host::{
     Stats,
     Vscsi,
     CONTROL_QUEUE,
+    EVENT_QUEUE,
     FIRST_REQUEST_QUEUE,
     REQ_AREA,
     RESERVED_CMDS, //
@@ -92,8 +97,10 @@ kernel::pci_device_table!(
 
 /// The module parameters, checked.
 struct Params {
-    /// Request queues wanted, at least 1.
+    /// Interrupt-driven request queues wanted, at least 1.
     queues: u32,
+    /// Poll queues wanted, after them.
+    poll_queues: u32,
     msix: bool,
     /// The largest queue size wanted.
     max_queue_size: u16,
@@ -107,6 +114,20 @@ fn params(pdev: &pci::Device) -> Result<Params> {
         module_parameters::queues.value(),
         MAX_QUEUES as u32,
     )?;
+    let poll = module_parameters::poll_queues.value();
+    // CAST: `MAX_QUEUES` is a small positive constant.
+    let poll_queues = match u32::try_from(poll) {
+        Ok(n) if n < MAX_QUEUES as u32 => n,
+        _ => {
+            dev_err!(
+                pdev,
+                "poll_queues={} is out of range (0 for none, or 1..={})\n",
+                poll,
+                MAX_QUEUES - 1
+            );
+            return Err(EINVAL);
+        }
+    };
     let size = module_parameters::max_queue_size.value();
     let max_queue_size = match u16::try_from(size) {
         Ok(0) => vring::MAX_QUEUE_SIZE,
@@ -123,6 +144,7 @@ fn params(pdev: &pci::Device) -> Result<Params> {
     };
     Ok(Params {
         queues,
+        poll_queues,
         msix: module_parameters::msix.value(),
         max_queue_size,
     })
@@ -142,16 +164,17 @@ fn feature_names(bits: u64) -> &'static str {
 }
 
 /// Negotiates features: `VIRTIO_F_VERSION_1` and `VIRTIO_RING_F_INDIRECT_DESC` (each command
-/// is one indirect table) are required, `VIRTIO_RING_F_EVENT_IDX` taken when offered,
-/// `VIRTIO_F_ACCESS_PLATFORM` accepted when offered (every address the device sees comes from
-/// the DMA API). Nothing else: hot-plug and parameter-change events, bidirectional commands
-/// and protection information are not implemented.
+/// is one indirect table) are required, `VIRTIO_RING_F_EVENT_IDX` and the events
+/// (`VIRTIO_SCSI_F_HOTPLUG`, `VIRTIO_SCSI_F_CHANGE`) taken when offered,
+/// `VIRTIO_F_ACCESS_PLATFORM` accepted when offered (then every address the device sees comes
+/// from the DMA API; without it the device takes physical addresses, see [`Vscsi::phys`]).
+/// Nothing else: bidirectional commands and protection information are not implemented.
 fn negotiate(pdev: &pci::Device, t: &Transport<'_>) -> Result<u64> {
     let offered = t.device_features();
     let required = bit(feature::VERSION_1) | bit(feature::RING_INDIRECT_DESC);
     let features = virtio::negotiate(
         offered,
-        bit(feature::RING_EVENT_IDX),
+        bit(feature::RING_EVENT_IDX) | bit(proto::feature::HOTPLUG) | bit(proto::feature::CHANGE),
         required,
         bit(feature::ACCESS_PLATFORM),
     )
@@ -252,6 +275,16 @@ impl pci::Driver for Driver {
             };
             let features = negotiate(pdev, &t).map_err(fail)?;
             let config = read_config(pdev, &t).map_err(fail)?;
+            // Without ACCESS_PLATFORM the device bypasses the DMA API: the rings' and slots'
+            // DMA addresses must be physical addresses for it, as they are without an IOMMU.
+            let phys = features & bit(feature::ACCESS_PLATFORM) == 0;
+            if phys && !virtqueue::dma_is_physical(pdev.as_ref()) {
+                dev_err!(
+                    pdev,
+                    "the device takes physical addresses (no VIRTIO_F_ACCESS_PLATFORM) but its DMA is translated (an IOMMU): not supported; give it VIRTIO_F_ACCESS_PLATFORM (QEMU: iommu_platform=on)\n"
+                );
+                return Err(fail(ENODEV));
+            }
             let device_queues = t.num_queues();
             if device_queues <= FIRST_REQUEST_QUEUE {
                 dev_err!(
@@ -262,15 +295,27 @@ impl pci::Driver for Driver {
                 return Err(fail(EINVAL));
             }
             // CAST: at most `MAX_QUEUES`.
-            let nq = p
-                .queues
+            let nq = (p.queues + p.poll_queues)
                 .min(config.num_queues)
-                .min(u32::from(device_queues - FIRST_REQUEST_QUEUE)) as u16;
+                .min(u32::from(device_queues - FIRST_REQUEST_QUEUE))
+                .min(MAX_QUEUES as u32) as u16;
+            // The poll queues are the last ones; at least one queue takes interrupts.
+            let Some(nirq) = u32::from(nq).checked_sub(p.poll_queues).filter(|&n| n > 0) else {
+                dev_err!(
+                    pdev,
+                    "poll_queues={} leaves no interrupt-driven queue: the device has {} request queues\n",
+                    p.poll_queues,
+                    nq
+                );
+                return Err(fail(EINVAL));
+            };
+            // CAST: below `nq`.
+            let (nirq, npoll) = (nirq as u16, p.poll_queues as u16);
             let size = queue_size(pdev, &t, nq, p.max_queue_size).map_err(fail)?;
 
             // Vectors: configuration, control and event, then one per request queue; with
             // fewer, all queues share one, or everything shares one; without MSI-X, INTx.
-            let want = 2 + u32::from(nq);
+            let want = 2 + u32::from(nirq);
             let mut types = pci::IrqTypes::default().with(pci::IrqType::Intx);
             if p.msix {
                 types = types.with(pci::IrqType::MsiX);
@@ -347,35 +392,33 @@ impl pci::Driver for Driver {
                 }
             }
             let event_idx = features & bit(feature::RING_EVENT_IDX) != 0;
-            let ctrl_notify = t.queue_notify_at(CONTROL_QUEUE).map_err(fail)?;
-            let ctrl = KBox::pin_init(
-                try_pin_init!(Queue {
-                    vq <- SplitQueue::new(dev, ctrl_size, event_idx)?,
-                    index: CONTROL_QUEUE,
-                    notify_at: ctrl_notify,
-                    interrupts: Atomic::new(0),
-                }),
-                GFP_KERNEL,
-            )
-            .map_err(fail)?;
+            let ctrl =
+                Queue::new(dev, &t, CONTROL_QUEUE, ctrl_size, event_idx, false).map_err(fail)?;
+            // The event queue: a head for each event buffer.
+            let ev_max = t.queue_max(EVENT_QUEUE);
+            let Some(ev_size) = QueueSize::choose(ev_max, event::BUFFERS) else {
+                dev_err!(
+                    pdev,
+                    "the event queue offers {} entries: a power of two is needed\n",
+                    ev_max
+                );
+                return Err(fail(EINVAL));
+            };
+            let event_bufs =
+                DeviceBuffers::new(dev, ev_size.get().min(event::BUFFERS), event::SIZE)
+                    .map_err(fail)?;
+            let events =
+                Queue::new(dev, &t, EVENT_QUEUE, ev_size, event_idx, false).map_err(fail)?;
             let mut queues =
                 KVec::with_capacity(usize::from(nq), GFP_KERNEL).map_err(|e| fail(e.into()))?;
             for i in 0..nq {
-                let index = FIRST_REQUEST_QUEUE + i;
-                let notify_at = t.queue_notify_at(index).map_err(fail)?;
-                let q = KBox::pin_init(
-                    try_pin_init!(Queue {
-                        vq <- SplitQueue::new(dev, size, event_idx)?,
-                        index,
-                        notify_at,
-                        interrupts: Atomic::new(0),
-                    }),
-                    GFP_KERNEL,
-                )
-                .map_err(fail)?;
+                // The last `npoll` queues are polled.
+                let polled = i >= nirq;
+                let q = Queue::new(dev, &t, FIRST_REQUEST_QUEUE + i, size, event_idx, polled)
+                    .map_err(fail)?;
                 queues.push(q, GFP_KERNEL).map_err(|e| fail(e.into()))?;
             }
-            host::enable_queues(&t, &ctrl, &queues, irq).map_err(fail)?;
+            host::enable_queues(&t, &ctrl, &events, &queues, irq).map_err(fail)?;
 
             let mut hc = HostConfig::new(can_queue);
             hc.nr_hw_queues = nq;
@@ -390,6 +433,7 @@ impl pci::Driver for Driver {
             // CAST: a small constant.
             hc.max_cmd_len = proto::CDB_SIZE as u16;
             hc.nr_reserved_cmds = RESERVED_CMDS;
+            hc.nr_poll_queues = npoll;
             let sg_limits = sg::Limits {
                 max_segment_size: hc.max_segment_size,
                 boundary_mask: hc.dma_boundary,
@@ -401,15 +445,22 @@ impl pci::Driver for Driver {
                 pdev,
                 transport: t,
                 ctrl,
+                events,
+                event_bufs,
                 queues,
                 pool,
                 features,
+                phys,
                 config,
                 irq,
                 sg_limits,
                 stats: Stats::new(),
                 state: Atomic::new(host::state::RUNNING),
                 drop_irqs: Atomic::new(0),
+                hold_events: Atomic::new(false),
+                held_events: Atomic::new(0),
+                needs_reset: Atomic::new(false),
+                bad_tables: Atomic::new(0),
                 reset_lock <- kernel::new_mutex!(()),
             }? Error);
             Ok(try_pin_init!(Controller {
@@ -425,15 +476,19 @@ impl pci::Driver for Driver {
                 let host = c.host.host();
                 let v = host.data();
                 v.transport.add_status(status::DRIVER_OK);
+                // The event buffers, once the device is live (`virtscsi_kick_event_all()`).
+                v.post_events(u32::MAX);
                 dev_info!(
                     pdev,
-                    "virtio-scsi: {} request queues of {} entries, seg_max {}, max_sectors {}, {} targets, event_idx {}, {} ({} vectors), host{}\n",
+                    "virtio-scsi: {} request queues ({} polled) of {} entries, seg_max {}, max_sectors {}, {} targets, event_idx {}, events {}, {} ({} vectors), host{}\n",
                     v.queues.len(),
+                    npoll,
                     size.get(),
                     v.config.seg_max,
                     v.config.max_sectors,
                     u32::from(v.config.max_target) + 1,
                     u8::from(event_idx),
+                    u8::from(v.events_on()),
                     irq_name,
                     nvec,
                     host.host_no()
@@ -455,6 +510,10 @@ kernel::module_pci_driver! {
         queues: i64 {
             default: 0,
             description: "Request queues, 1..=14, at most what the device has; 0: one per possible CPU",
+        },
+        poll_queues: i64 {
+            default: 0,
+            description: "Request queues polled (io_uring IOPOLL) instead of interrupt-driven, after the others, 0..=13",
         },
         msix: bool {
             default: true,

@@ -14,7 +14,8 @@
 # drivers' disks, for a like-for-like comparison: the block layer picks mq-deadline for a
 # single-queue host and none for a multiqueue one.
 #
-# RSCSI_BENCH_JOBS names the jobs to run (default: all four). A driver in RSCSI_MODULES may
+# RSCSI_BENCH_JOBS names the jobs to run (default: the first four; randread-4k-qd1-poll polls,
+# and needs drivers with poll queues). A driver in RSCSI_MODULES may
 # carry module parameters, "rmegasas:queues=1,ldio=0"; the results keep that name. A software
 # host (scsi_debug, rscsi_debug) needs no HBA: its disk is found by its model.
 #
@@ -24,8 +25,8 @@
 
 rounds=${RSCSI_BENCH_ROUNDS:-3}
 secs=${RSCSI_BENCH_SECONDS:-10}
-all_jobs="randread-4k-qd1 randread-4k-qd32 randwrite-4k-qd32 read-128k-seq"
-jobs=${RSCSI_BENCH_JOBS:-$all_jobs}
+all_jobs="randread-4k-qd1 randread-4k-qd32 randwrite-4k-qd32 read-128k-seq randread-4k-qd1-poll"
+jobs=${RSCSI_BENCH_JOBS:-randread-4k-qd1 randread-4k-qd32 randwrite-4k-qd32 read-128k-seq}
 njobs=$(echo $jobs | wc -w)
 plan_tests=$((rounds * $(echo $RSCSI_MODULES | wc -w) * 3 * njobs))
 
@@ -59,6 +60,8 @@ job_options() {
 	randread-4k-qd32) echo --rw=randread --bs=4k --ioengine=libaio --iodepth=32 ;;
 	randwrite-4k-qd32) echo --rw=randwrite --bs=4k --ioengine=libaio --iodepth=32 ;;
 	read-128k-seq) echo --rw=read --bs=128k --ioengine=libaio --iodepth=8 ;;
+	# Polled: the drivers must have been given poll queues (their module parameters).
+	randread-4k-qd1-poll) echo --rw=randread --bs=4k --ioengine=io_uring --hipri=1 --iodepth=1 ;;
 	*) return 1 ;;
 	esac
 }

@@ -18,16 +18,6 @@ plan_tests=9
 # hp_disk: the sdX of the hot-plugged disk, or nothing.
 hp_disk() { find_disk "$pci" "$RSCSI_HOTPLUG_ID" 0; }
 
-# wait_until SECONDS COMMAND...: until the command succeeds, at most that long.
-wait_until() {
-	_deadline=$(($(date +%s) + $1))
-	shift
-	until "$@"; do
-		[ "$(date +%s)" -ge "$_deadline" ] && return 1
-		sleep 1
-	done
-}
-
 has_hp() { [ -n "$(hp_disk)" ]; }
 no_hp() { [ -z "$(hp_disk)" ]; }
 

@@ -29,3 +29,7 @@ pub mod rvirtio_scsi_proto;
 /// rvirtio_scsi: the modern virtio-pci transport's capabilities and features.
 #[path = "../../../drivers/scsi/rvirtio_scsi/virtio.rs"]
 pub mod rvirtio_scsi_virtio;
+
+/// rvirtio_scsi: events and what the driver does about them.
+#[path = "../../../drivers/scsi/rvirtio_scsi/event.rs"]
+pub mod rvirtio_scsi_event;
