@@ -296,13 +296,21 @@ def rvirtio_many():
 def rvirtio_integrity():
     """Two controllers in one boot: QEMU's default ring and virtqueue_size=16 (16 commands in
     flight per queue: can_queue follows the ring). Both have a queue per CPU, each on its own
-    MSI-X vector: the queue map must follow the vectors' affinity."""
+    MSI-X vector: the queue map must follow the vectors' affinity. The second offers
+    VIRTIO_F_ACCESS_PLATFORM (iommu_platform=on, which QEMU allows a modern-only device:
+    disable-legacy=on, PCI 1af4:1048), so that its commands' data goes through the
+    DMA API (Command::dma_map) while the first's goes unmapped (guest-physical addresses)."""
     hbas = [Hba("virtio-scsi-pci", disks=_disks("128M")),
-            Hba("virtio-scsi-pci", opts={"virtqueue_size": "16"}, disks=_disks("128M"))]
+            Hba("virtio-scsi-pci", opts={"virtqueue_size": "16", "iommu_platform": "on",
+                      "disable-legacy": "on"},
+                disks=_disks("128M"))]
+    assign(hbas)
     return Run("rvirtio_scsi-integrity", "integrity", hbas,
-               {"RSCSI_MODULES": "rvirtio_scsi", "RSCSI_CHECK_AFFINITY": "1"},
+               {"RSCSI_MODULES": "rvirtio_scsi", "RSCSI_CHECK_AFFINITY": "1",
+                "RSCSI_ACCESS_PLATFORM": hbas[1].pci_address},
                description="rvirtio_scsi: 512 B-1 MiB, iodepth 1 and 64, unaligned buffers, "
-                           "SG_IO (default ring, and virtqueue_size 16)")
+                           "SG_IO (default ring with physical addresses, and virtqueue_size 16 "
+                           "with ACCESS_PLATFORM)")
 
 
 def rvirtio_errors():

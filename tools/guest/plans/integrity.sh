@@ -14,11 +14,14 @@
 # RSCSI_MODPARAMS (parameters for the last module of the group), RSCSI_EXPECT_BOUNCE=1 (the
 # driver's debugfs must show bounced commands: with rmegasas sge_limit=N), RSCSI_CHECK_AFFINITY=1
 # (each hardware queue must serve exactly the CPUs its MSI-X vector is affine to; the driver's
-# debugfs gives each queue's vector as "queue<N>_vector: <vector>").
+# debugfs gives each queue's vector as "queue<N>_vector: <vector>"), RSCSI_ACCESS_PLATFORM (the
+# PCI addresses of the virtio controllers that offer VIRTIO_F_ACCESS_PLATFORM: the driver's
+# debugfs must say it took it there, and not elsewhere, so that both address paths ran).
 
 _per_hba=6
 [ -n "$RSCSI_EXPECT_BOUNCE" ] && _per_hba=$((_per_hba + 1))
 [ -n "$RSCSI_CHECK_AFFINITY" ] && _per_hba=$((_per_hba + 1))
+[ -n "$RSCSI_ACCESS_PLATFORM" ] && _per_hba=$((_per_hba + 1))
 plan_tests=$((2 + _per_hba * $(first_disks "$RSCSI_MODULES" | wc -l)))
 
 # job NAME [fio options...]: one verified fio job on $sd, region $2 MiB.
@@ -96,6 +99,12 @@ integrity_hba() {
 	fi
 	if [ -n "$RSCSI_CHECK_AFFINITY" ]; then
 		check "$m: each hardware queue serves the CPUs of its vector" affinity "$pci" "$sd" "$state"
+	fi
+	if [ -n "$RSCSI_ACCESS_PLATFORM" ]; then
+		_want=0
+		case " $RSCSI_ACCESS_PLATFORM " in *" $pci "*) _want=1 ;; esac
+		check "$m: access_platform $_want (data $([ $_want = 1 ] && echo DMA-mapped || echo at guest-physical addresses))" \
+			grep -q "^access_platform: $_want\$" "$state"
 	fi
 }
 
