@@ -96,6 +96,15 @@ const ABORT_TIMEOUT: Delta = Delta::from_secs(30);
 /// How long a device reset waits for the device's commands to drain.
 const DEVICE_RESET_DRAIN: Delta = Delta::from_secs(30);
 
+/// How long a controller reset first waits for the controller to return the commands it
+/// holds, as `megasas_wait_for_outstanding()` does (`resetwaittime`, 180 s by default, before
+/// its online controller reset). QEMU's megasas cancels what it holds on a reset, and an I/O
+/// whose cancel completes after the reset cleared its frame crashed QEMU 7.2 (a segfault seen
+/// once under `sg_reset -H` with fio running, 2026-12-03): a drained controller has nothing to
+/// cancel. Commands that do not come back within the bound (a device that stopped, the error
+/// handler's own timed-out commands) are reclaimed after the reset as before.
+const HOST_RESET_DRAIN: Delta = Delta::from_secs(10);
+
 /// The pause between two controller reset attempts (the C driver waits 5 s after each online
 /// controller reset before it looks again; here the next attempt does its own waiting).
 const RESET_RETRY_PAUSE: Delta = Delta::from_secs(1);
@@ -526,10 +535,22 @@ impl HostOps for Rmegasas {
             dev_err!(mfi.pdev, "cannot recover from previous reset failures\n");
             return EhStatus::Failed;
         }
+        let busy = host.busy();
+        // The midlayer holds the host in recovery (or `tmf_in_progress`, for SG_SCSI_RESET)
+        // while this handler runs, so only a `queuecommand` that had already begun can still
+        // give the controller a command; the reset reclaims that one.
+        let held = kernel::io::poll::read_poll_timeout(
+            || Ok(host.count_in_hardware(|_| true)),
+            |n: &u32| *n == 0,
+            Delta::from_millis(10),
+            HOST_RESET_DRAIN,
+        )
+        .unwrap_or_else(|_| host.count_in_hardware(|_| true));
         dev_warn!(
             mfi.pdev,
-            "resetting the controller ({} commands busy)\n",
-            host.busy()
+            "resetting the controller ({} commands busy, {} still held by it)\n",
+            busy,
+            held
         );
         // Each attempt ends with the controller holding no frame (the reset cancels them), or
         // with the controller not answering: try again, as the C driver does, then give up.
