@@ -16,7 +16,8 @@
 #
 # RSCSI_BENCH_JOBS names the jobs to run (default: the first four; randread-4k-qd1-poll polls,
 # and needs drivers with poll queues). A driver in RSCSI_MODULES may
-# carry module parameters, "rmegasas:queues=1,ldio=0"; the results keep that name. A software
+# carry module parameters, for the last module of its group: "rmegasas:queues=1,ldio=0",
+# "virtio_pci+virtio_scsi:virtscsi_poll_queues=1"; the results keep that name. A software
 # host (scsi_debug, rscsi_debug) needs no HBA: its disk is found by its model.
 #
 # The drivers alternate job by job, each loaded for its job and unloaded after it, so that the
@@ -72,7 +73,9 @@ bench_driver() {
 	mod=${_spec%%:*}
 	params=
 	[ "$mod" = "$_spec" ] || params=$(echo "${_spec#*:}" | tr , ' ')
-	check "round $_r $_spec $_job: load" sh -c "for m in \$(echo $mod | tr + ' '); do modprobe \$m $params || exit 1; params=; done"
+	# The parameters are the group's last module's (virtio_pci+virtio_scsi:virtscsi_poll_queues=1).
+	_last=${mod##*+}
+	check "round $_r $_spec $_job: load" sh -c "for m in \$(echo $mod | tr + ' '); do if [ \$m = $_last ]; then modprobe \$m $params; else modprobe \$m; fi || exit 1; done"
 	group_disk "$mod"
 	if [ -z "$sd" ]; then
 		not_ok "round $_r $_spec $_job: no disk"
