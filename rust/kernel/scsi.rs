@@ -95,7 +95,7 @@ pub mod vring;
 pub mod work;
 
 pub use command::{Command, EhCommand, Reserved, SENSE_BUFFERSIZE};
-pub use device::{DeviceRef, QueueLimits, ScsiDevice};
+pub use device::{DeviceRef, QueueLimits, ScsiDevice, UnitReady};
 pub use host::{
     queues_param, Busy, EhStatus, Host, HostConfig, HostData, HostOps, QueueMaps, QueueType,
     Refused, Registration, Template, TimeoutAction,

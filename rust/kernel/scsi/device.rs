@@ -132,9 +132,7 @@ impl DeviceRef {
         // it so for the call; `scsi_remove_device()` takes the host's scan mutex itself.
         unsafe { bindings::scsi_remove_device(self.0.as_ptr()) };
     }
-}
 
-impl DeviceRef {
     /// Reads the device's identity and capacity again (`scsi_rescan_device()`): after it
     /// reported a change (its capacity, its mode parameters); `sd` updates the disk's size.
     ///

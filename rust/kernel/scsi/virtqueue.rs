@@ -204,11 +204,10 @@ impl SplitQueue {
         for _ in 0..n {
             heads.push(Atomic::new(0u64), GFP_KERNEL)?;
         }
-        // INVARIANT: `mem` is `layout.total` bytes of coherent memory; `heads` has `size`
-        // entries, none out.
         if polled {
-            // SAFETY: `avail_flags` lies in `mem` (the type invariant's layout), which the
-            // device does not have yet.
+            // SAFETY: `avail_flags()` is an even offset inside the `layout.total` bytes of
+            // `mem`, which is page aligned, so the `u16` there is in bounds and aligned; the
+            // device has not been given the queue yet.
             unsafe {
                 mem.as_mut_ptr()
                     .cast::<u8>()
@@ -217,6 +216,8 @@ impl SplitQueue {
                     .write_volatile(vring::AVAIL_F_NO_INTERRUPT.to_le())
             };
         }
+        // INVARIANT: `mem` is `layout.total` bytes of coherent memory; `heads` has `size`
+        // entries, none out.
         Ok(try_pin_init!(Self {
             mem,
             layout,
@@ -484,6 +485,7 @@ impl Producer<'_> {
         entries: u16,
         ctx: ContextTag,
     ) -> Result<(), HeadBusy> {
+        // CAST: `DESC_SIZE` is 16.
         let len = u32::from(entries) * vring::DESC_SIZE as u32;
         self.push(head, table, len, vring::DESC_F_INDIRECT, ctx)
     }
