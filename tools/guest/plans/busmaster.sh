@@ -27,7 +27,8 @@
 plan_tests=12
 
 # EH_WAIT: the bound, in seconds, on the error handler's work after the bus is back. The C
-# driver waits resetwaittime for outstanding commands (180 s by default; the run sets 10 s),
+# driver gives a command 2 * scmd_timeout from its allocation, then waits resetwaittime for
+# outstanding commands (90 s and 180 s by default; the run sets 10 s each),
 # then tries up to three controller resets of about 35 s each; rmegasas's worst case is an
 # ABORT of 30 s per command held (iodepth 4) plus three resets of 31 s: 600 s is several times
 # either.
@@ -59,7 +60,7 @@ bus_master() {
 # rough_load: fio that goes on through errors (they are expected while the bus is off), until
 # stop_rough ends it; pid set as load_bg does.
 rough_load() {
-	(exec fio --name=rough --filename="/dev/$sd" --direct=1 --ioengine=libaio --iodepth=4 \
+	(exec fio $FIO_QUICK --name=rough --filename="/dev/$sd" --direct=1 --ioengine=libaio --iodepth=4 \
 		--rw=randrw --bs=4k --size=16M --time_based --runtime=900 \
 		--continue_on_error=all --output=/tmp/rough.out) >/dev/null 2>&1 &
 	pid=$!
@@ -184,7 +185,7 @@ the_disk() {
 }
 
 verified() {
-	fio --name=verify --filename="/dev/$sd" --direct=1 --ioengine=libaio --iodepth=16 \
+	fio $FIO_QUICK --name=verify --filename="/dev/$sd" --direct=1 --ioengine=libaio --iodepth=16 \
 		--rw=randwrite --bsrange=4k-128k --verify=crc32c --verify_fatal=1 --do_verify=1 \
 		--size=16M --output=/tmp/verify.out || { cat /tmp/verify.out; return 1; }
 	grep -E "err=" /tmp/verify.out | head -n 1

@@ -47,9 +47,9 @@ fio_run() {
 	_g="--direct=1 --ioengine=libaio --iodepth=16 --rw=randwrite --verify=crc32c
 		--verify_fatal=1 --randseed=1234 $RSCSI_FIO_EXTRA"
 	if [ "$_phase" = write ]; then
-		fio $_g --do_verify=0 "$@"
+		fio $FIO_QUICK $_g --do_verify=0 "$@"
 	else
-		fio $_g --verify_only "$@"
+		fio $FIO_QUICK $_g --verify_only "$@"
 	fi
 }
 

@@ -36,7 +36,7 @@ errors_hba() {
 		dmesg | grep -E 'Sense Key|ASC=' | tail -n 6;
 		dmesg | grep -q 'Sense Key : 0x3 ' && dmesg | grep -q 'ASC=0x11 ASCQ=0x0' &&
 		dmesg | grep -q 'Sense Key : 0xb ' && dmesg | grep -q 'ASC=0x0 ASCQ=0x6'"
-	check "$m: the rest of the disk still works (fio verify)" fio --name=ok --filename="/dev/$sd" \
+	check "$m: the rest of the disk still works (fio verify)" fio $FIO_QUICK --name=ok --filename="/dev/$sd" \
 		--direct=1 --ioengine=libaio --iodepth=16 --rw=randwrite --bsrange="$bs-64k" \
 		--verify=crc32c --verify_fatal=1 --offset=16M --size=16M --randseed=3
 	state=$(host_state "${mod%%+*}" "$pci")

@@ -74,7 +74,7 @@ plug_two() { plug 5 0 && plug 5 1; }
 unplug_two() { unplug 5 1 && unplug 5 0; }
 
 verify_on() {
-	fio --name=ev --filename="/dev/$(find_disk "$pci" "$1" "$2")" --direct=1 --ioengine=libaio \
+	fio $FIO_QUICK --name=ev --filename="/dev/$(find_disk "$pci" "$1" "$2")" --direct=1 --ioengine=libaio \
 		--iodepth=16 --rw=randwrite --bsrange=4k-256k --verify=crc32c --verify_fatal=1 \
 		--size=8M --randseed=11 --output=/tmp/verify.out
 	_rc=$?
@@ -97,7 +97,7 @@ grow() {
 polled() {
 	cat "/sys/block/$sd/queue/io_poll"
 	grep -q 1 "/sys/block/$sd/queue/io_poll" || { echo "$sd does not allow polling"; return 1; }
-	fio --name=poll --filename="/dev/$sd" --direct=1 --ioengine=io_uring --hipri=1 \
+	fio $FIO_QUICK --name=poll --filename="/dev/$sd" --direct=1 --ioengine=io_uring --hipri=1 \
 		--iodepth=8 --rw=randwrite --bsrange=4k-64k --verify=crc32c --verify_fatal=1 \
 		--offset=32M --size=16M --randseed=3 --output=/tmp/poll.out
 	_rc=$?

@@ -43,7 +43,7 @@ plug() {
 }
 
 verify() {
-	fio --name=hp --filename="/dev/$1" --direct=1 --ioengine=libaio --iodepth=16 \
+	fio $FIO_QUICK --name=hp --filename="/dev/$1" --direct=1 --ioengine=libaio --iodepth=16 \
 		--rw=randwrite --bsrange=4k-256k --verify=crc32c --verify_fatal=1 --size=16M \
 		--randseed=11 --output=/tmp/verify.out
 	_rc=$?

@@ -30,7 +30,7 @@ job() {
 	_job=$1
 	_region=$2
 	shift 2
-	fio --name="$_job" --direct=1 --rw=randwrite --verify=crc32c --verify_fatal=1 \
+	fio $FIO_QUICK --name="$_job" --direct=1 --rw=randwrite --verify=crc32c --verify_fatal=1 \
 		--do_verify=1 --randseed=42 --offset="${_region}M" --size="${RSCSI_FIO_MB:-16}M" "$@"
 }
 

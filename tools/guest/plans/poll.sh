@@ -21,7 +21,7 @@ plan_tests=7
 # polls find completions in every run, not only when the timing favours them; what the test
 # needs is one among thousands of I/Os.
 polled_job() {
-	fio --name="poll-qd$2" --filename="/dev/$1" --direct=1 --ioengine=io_uring --hipri=1 \
+	fio $FIO_QUICK --name="poll-qd$2" --filename="/dev/$1" --direct=1 --ioengine=io_uring --hipri=1 \
 		--cpus_allowed=0 \
 		--iodepth="$2" --rw=randwrite --bsrange=4k-128k --verify=crc32c --verify_fatal=1 \
 		--size=16M --randseed="$2" --output=/tmp/poll.out
@@ -44,7 +44,7 @@ plan_main() {
 	check "$mod: polled I/O, iodepth 1, verified" polled_job "$sd" 1
 	check "$mod: polled I/O, iodepth 32, verified" polled_job "$sd" 32
 	check "$mod: polls found completions" counters_moved
-	check "$mod: interrupt-driven I/O beside it, verified" fio --name=irq --filename="/dev/$sd" \
+	check "$mod: interrupt-driven I/O beside it, verified" fio $FIO_QUICK --name=irq --filename="/dev/$sd" \
 		--direct=1 --ioengine=libaio --iodepth=16 --rw=randrw --bsrange=4k-64k --verify=crc32c \
 		--verify_fatal=1 --size=16M --offset=32M --randseed=5
 	sed 's/^/# /' "$state"

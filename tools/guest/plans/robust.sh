@@ -17,7 +17,7 @@ plan_tests=8
 
 # load_job SD SECONDS: a verified job that runs for a while.
 load_job() {
-	fio --name=load --filename="/dev/$1" --direct=1 --ioengine=libaio --iodepth=32 \
+	fio $FIO_QUICK --name=load --filename="/dev/$1" --direct=1 --ioengine=libaio --iodepth=32 \
 		--rw=randwrite --bsrange=4k-128k --verify=crc32c --verify_fatal=1 --do_verify=1 \
 		--verify_backlog=64 --randseed=7 --size="${RSCSI_FIO_MB:-16}M" --time_based \
 		--runtime="$2" --output=/tmp/load.out

@@ -69,7 +69,7 @@ verify_all() {
 	for _d in $(debug_disks); do
 		_args="$_args --name=$_d --filename=/dev/$_d"
 	done
-	fio --direct=1 --ioengine=libaio --iodepth=16 --rw=randwrite --bsrange=512-256k \
+	fio $FIO_QUICK --direct=1 --ioengine=libaio --iodepth=16 --rw=randwrite --bsrange=512-256k \
 		--verify=crc32c --verify_fatal=1 --do_verify=1 --size=8M --randseed=3 \
 		--output=/tmp/verify.out $_args
 	_rc=$?
