@@ -83,7 +83,7 @@ def boot(run, kernel, parts, outdir, *, echo=False, trace=None, interactive=Fals
     initramfs.build_run(settings, runpart)
     initrd = initramfs.concat(parts + [runpart], os.path.join(outdir, f"{run.name}.initrd"))
     vm = Vm(kernel, initrd, run.hbas, trace=trace,
-            append="" if run.kunit else "kunit.enable=0",
+            append=" ".join(a for a in (run.append, "" if run.kunit else "kunit.enable=0") if a),
             qmp=os.path.join(outdir, f"{run.name}.qmp"))
     try:
         if interactive:
@@ -206,7 +206,7 @@ def cmd_check(args):
     lines = []
     runs = suite.check_runs()
     if args.only:
-        runs = [r for r in runs if r.name in args.only]
+        runs = [r for r in runs + suite.extra_runs() if r.name in args.only]
         if not runs:
             raise SystemExit(f"rscsi: no run named {args.only}; see 'tools/harness list'")
     if not args.only:
@@ -396,10 +396,12 @@ def cmd_compare(args):
 
 
 def cmd_list(_args):
-    for r in suite.check_runs():
+    extra = suite.extra_runs()
+    for r in suite.check_runs() + extra:
         devs = "; ".join(f"{h.model}{''.join(f',{k}={v}' for k, v in h.opts.items())}"
                          f" x{len(h.disks)} disks" for h in r.hbas)
-        print(f"{r.name:28} plan {r.plan:8} [{devs}] {r.description}")
+        only = " (on request: check --only)" if r in extra else ""
+        print(f"{r.name:28} plan {r.plan:8} [{devs}] {r.description}{only}")
     return 0
 
 

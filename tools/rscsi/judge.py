@@ -71,11 +71,31 @@ class Verdict:
         return "\n".join(lines)
 
 
+# How many lines from a report's first one its identifying line may be: "cut here", then the
+# message a WARN_ONCE() prints, then "WARNING: <file>:<line> at <function>".
+REPORT_HEAD = 4
+
+
+def allowed(finding, allow, lines):
+    """Whether ``allow`` lets a finding pass: an entry is a report kind (every report of that
+    kind), or a pair (kind, pattern): a report of that kind whose first REPORT_HEAD lines
+    match the pattern (one known report, not every report of its kind)."""
+    kind, n, _ = finding
+    for a in allow:
+        if isinstance(a, str):
+            if a == kind:
+                return True
+        elif a[0] == kind and any(re.search(a[1], line) for line in lines[n - 1:n - 1 + REPORT_HEAD]):
+            return True
+    return False
+
+
 def judge(lines, plan, timed_out=False, allow=()):
     """Judges the lines of one run's serial log for the named plan.
 
     ``allow`` lists report kinds a plan expects (for example ``warning`` in a plan that provokes
-    one on purpose); they are kept as findings but do not fail the run.
+    one on purpose), or (kind, pattern) pairs for one known report (see `allowed`); they are
+    kept as findings but do not fail the run.
     """
     results = []
     findings = []
@@ -128,7 +148,7 @@ def judge(lines, plan, timed_out=False, allow=()):
         problems.append("no KTAP plan line (1..N) from the guest")
     elif len(results) != announced:
         problems.append(f"the plan announced {announced} tests but reported {len(results)}")
-    blocking = [f for f in findings if f[0] not in allow]
+    blocking = [f for f in findings if not allowed(f, allow, lines)]
     results += kunit
     ok = not problems and not blocking and all(r.ok for r in results)
     return Verdict(plan, results, findings, problems, ok)

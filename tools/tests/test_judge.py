@@ -81,6 +81,16 @@ class JudgeTest(unittest.TestCase):
             v = judge.judge(f.read().splitlines(), "disks", allow=("warning",))
         self.assertTrue(v.ok, v.summary())
 
+    def test_one_known_report_is_allowed_and_no_other(self):
+        with open(os.path.join(LOGS, "warning.log")) as f:
+            lines = f.read().splitlines()
+        known = ("warning", r"WARNING: .* at drivers/scsi/scsi_lib\.c:\d+ scsi_queue_rq")
+        self.assertTrue(judge.judge(lines, "disks", allow=(known,)).ok)
+        other = ("warning", r"WARNING: .* at fs/proc/generic\.c:\d+ remove_proc_entry")
+        v = judge.judge(lines, "disks", allow=(other,))
+        self.assertFalse(v.ok)
+        self.assertIn("warning", [k for k, _, _ in v.findings])
+
 
 if __name__ == "__main__":
     unittest.main()
