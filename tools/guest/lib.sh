@@ -243,7 +243,9 @@ stop_load() {
 kmemleak_check() {
 	[ -e /sys/kernel/debug/kmemleak ] || { echo "no kmemleak in this kernel"; return 0; }
 	sleep 6
-	echo scan >/sys/kernel/debug/kmemleak
+	# A kmemleak that disabled itself (its own allocation failed, say) refuses the scan and
+	# would find nothing: that is a failure, not a pass.
+	echo scan >/sys/kernel/debug/kmemleak || { echo "kmemleak refused the scan: disabled"; return 1; }
 	echo scan >/sys/kernel/debug/kmemleak
 	_leaks=$(cat /sys/kernel/debug/kmemleak)
 	[ -z "$_leaks" ] && { echo "kmemleak: nothing found"; return 0; }

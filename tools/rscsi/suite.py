@@ -468,7 +468,7 @@ def extra_runs():
     """Runs that check does not make, for ``check --only``: longer versions of its runs."""
     runs = [
         faults("faults-full", "rmegasas rvirtio_scsi", step=1),
-        faults("faults-c", "megaraid_sas virtio_pci+virtio_scsi", step=1, baseline=True),
+        faults("faults-c", "megaraid_sas virtio_pci+virtio_scsi", step=7, baseline=True),
     ]
     for r in runs:
         r.kunit = False
