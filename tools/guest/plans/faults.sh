@@ -118,14 +118,15 @@ bind_nth() {
 # sweep DRV PCI MOD: the sweep; prints its figures; fails at the first bind that leaves
 # anything behind.
 sweep() {
-	_n=1 _failed=0 _probe=0 _before=0 _absorbed=0
+	_n=1 _failed=0 _probe=0 _before=0 _absorbed=0 _every="each"
+	[ "$FAULTS_STEP" = 1 ] || _every="every ${FAULTS_STEP}th"
 	while [ "$_n" -le "$FAULTS_MAX" ]; do
 		dmesg -c >/dev/null
 		set -- "$1" "$2" "$3" $(bind_nth "$1" "$2" "$_n")
 		if [ "$5" != 0 ]; then
 			[ "$4" = 0 ] || { echo "N=$_n: no failure injected, yet the bind failed"; return 1; }
 			echo "$3: the bind makes $((_n - $5)) allocations that count; $_failed of them" \
-				"failed in turn (every ${FAULTS_STEP}th): $_probe binds failed with the driver" \
+				"failed in turn ($_every): $_probe binds failed with the driver" \
 				"core's message, $_before without it (failed before the probe ran, or a probe" \
 				"that answered -ENODEV), $_absorbed absorbed"
 			# Only allocations under the driver's code count, so every failed bind failed
