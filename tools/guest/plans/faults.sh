@@ -14,9 +14,8 @@
 # (reject-start and reject-end), so that neither the sysfs write nor ACPI's evaluation of the
 # IRQ routing under pci_enable_device() spend the sweep's time (ACPI goes on without the
 # allocation, so every such bind succeeded, and took 30 s with its scan and unbind); failslab
-# and fail_page_alloc are told to
-# fail sleeping and order-0 allocations too, and to print nothing. For C virtio_scsi the
-# module is virtio_scsi: the virtio-pci transport's allocations count when virtio_scsi's
+# and fail_page_alloc are told to fail sleeping and order-0 allocations too, and to print
+# nothing. For C virtio_scsi the module is virtio_scsi: the virtio-pci transport's allocations count when virtio_scsi's
 # probe makes them (its virtqueues), not when virtio_pci's own probe does.
 #
 # After each bind with a failure injected, one of:
