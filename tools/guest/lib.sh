@@ -204,10 +204,14 @@ sg_of() { ls "/sys/block/$1/device/scsi_generic" 2>/dev/null | head -n 1; }
 # fio holds the disk open from then until it stops. fio takes seconds to start in the guest,
 # more on a busy host (a fixed 3 s sleep was not always enough), so this waits for the event,
 # with DISK_WAIT as the bound. The load lasts as long as the steps it is under, however slow
-# the host; its 900 s only bound it in case a plan never stops it.
+# the host; its 900 s only bound it in case a plan never stops it. serialize_overlap: no two
+# commands in flight cover the same blocks (the region is rewritten every pass; rscsi_debug's
+# park fault tells a command queued again from a new one by its opcode and LBA, and a new write
+# to the blocks of a parked one looked like the midlayer queuing it twice).
 load_bg() {
 	_w0=$(disk_writes "$1")
 	(exec fio $FIO_QUICK --name=load --filename="/dev/$1" --direct=1 --ioengine=libaio --iodepth=32 \
+		--serialize_overlap=1 \
 		--rw=randwrite --bsrange=4k-128k --verify=crc32c --verify_fatal=1 --do_verify=1 \
 		--verify_backlog=64 --randseed=7 --size="${RSCSI_FIO_MB:-16}M" --time_based \
 		--runtime=900 --output=/tmp/load.out) >/dev/null 2>&1 &
