@@ -13,7 +13,7 @@ set -euo pipefail
 
 flavour=${1:?usage: build-modules.sh debug|perf}
 kdir=$("$TOP/tools/build-kernel.sh" "$flavour")
-name=$(basename "$kdir")
+name=$(basename "$kdir")-$TREE_KEY
 msrc=$CACHE/modules-src/$name
 stage=$CACHE/modules-stage/$name
 mkdir -p "$msrc"

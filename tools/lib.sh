@@ -6,6 +6,12 @@ TOP=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 # Everything fetched or built lives here, outside the repository.
 CACHE=${RSCSI_CACHE:-$HOME/.cache/rscsi}
 TOOLS_DIR=$CACHE/tools
+# What one working tree builds from its own sources (modules, the initramfs part with modules
+# and plans) is kept apart from another's by this key, so that two trees sharing the cache (a
+# clean clone under test beside a working one) never run each other's modules or plans. The
+# kernel is shared: its build directory is keyed by configuration, and rebuilt in place when
+# the overlay in rust/ differs.
+TREE_KEY=$(printf '%s' "$TOP" | sha1sum | cut -c1-8)
 # The kernel is built with Debian's rustc 1.96 (it has rust-src); rustup's comes first on PATH.
 RUSTC=/usr/bin/rustc
 RUSTFMT=/usr/bin/rustfmt

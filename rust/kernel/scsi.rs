@@ -94,7 +94,7 @@ pub mod virtqueue;
 pub mod vring;
 pub mod work;
 
-pub use command::{Command, EhCommand, Reserved, SENSE_BUFFERSIZE};
+pub use command::{Command, CommandId, EhCommand, Reserved, SENSE_BUFFERSIZE};
 pub use device::{DeviceRef, QueueLimits, ScsiDevice, UnitReady};
 pub use host::{
     queues_param, Busy, EhStatus, Host, HostConfig, HostData, HostOps, QueueMaps, QueueType,

@@ -205,9 +205,8 @@ sg_of() { ls "/sys/block/$1/device/scsi_generic" 2>/dev/null | head -n 1; }
 # more on a busy host (a fixed 3 s sleep was not always enough), so this waits for the event,
 # with DISK_WAIT as the bound. The load lasts as long as the steps it is under, however slow
 # the host; its 900 s only bound it in case a plan never stops it. serialize_overlap: no two
-# commands in flight cover the same blocks (the region is rewritten every pass; rscsi_debug's
-# park fault tells a command queued again from a new one by its opcode and LBA, and a new write
-# to the blocks of a parked one looked like the midlayer queuing it twice).
+# commands in flight cover the same blocks (the region is rewritten every pass, and what
+# verify reads back after two overlapping writes would depend on the device's order).
 load_bg() {
 	_w0=$(disk_writes "$1")
 	(exec fio $FIO_QUICK --name=load --filename="/dev/$1" --direct=1 --ioengine=libaio --iodepth=32 \

@@ -60,7 +60,8 @@ def prepare(flavour):
         kdir = sh(os.path.join(TOP, "tools", "build-kernel.sh"), flavour)
     with Stage("initramfs"):
         base = initramfs.build_base()
-        overlay = os.path.join(CACHE, "initramfs", f"overlay-{os.path.basename(kdir)}.cpio")
+        # The stage directory is named by kernel and working tree (see TREE_KEY in lib.sh).
+        overlay = os.path.join(CACHE, "initramfs", f"overlay-{os.path.basename(stage_dir)}.cpio")
         initramfs.build_overlay(stage_dir, overlay)
     return os.path.join(kdir, "arch", "x86", "boot", "bzImage"), [base, overlay]
 

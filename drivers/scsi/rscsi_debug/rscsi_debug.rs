@@ -270,7 +270,11 @@ fn execute(
     error: bool,
 ) -> (CmdId, bool) {
     let opcode = cmd.cdb().first().copied().unwrap_or(0);
-    let mut id = CmdId { opcode, lba: 0 };
+    let mut id = CmdId {
+        cmd: Some(cmd.id()),
+        opcode,
+        lba: 0,
+    };
     let op = match op {
         Ok(op) => op,
         Err(e) => {
@@ -372,14 +376,18 @@ enum Injected {
     Bogus,
 }
 
-/// The opcode and LBA of a command, as [`execute`] recorded them.
+/// Which command `cmd` is, with its opcode and LBA, as [`execute`] recorded them.
 fn identify(cmd: &Command<Sdebug>) -> CmdId {
     let opcode = cmd.cdb().first().copied().unwrap_or(0);
     let lba = match cdb::decode(cmd.cdb()) {
         Ok(Op::Read { lba, .. } | Op::Write { lba, .. }) => lba,
         _ => 0,
     };
-    CmdId { opcode, lba }
+    CmdId {
+        cmd: Some(cmd.id()),
+        opcode,
+        lba,
+    }
 }
 
 /// Reports one completion of the device.
@@ -595,7 +603,7 @@ impl HostOps for Sdebug {
                     ctx,
                     due: now,
                     kind: Kind::Bogus,
-                    id: CmdId { opcode: 0, lba: 0 },
+                    id: CmdId::NONE,
                     target: 0,
                     lun: 0,
                 });

@@ -12,7 +12,7 @@
 
 use kernel::{
     prelude::*,
-    scsi::{ring::ContextTag, Command, Host},
+    scsi::{ring::ContextTag, Command, CommandId, Host},
     sync::atomic::{Atomic, Relaxed},
     time::{Delta, Instant, Monotonic},
 };
@@ -61,19 +61,31 @@ pub(crate) struct Pending {
     pub(crate) ctx: ContextTag,
     pub(crate) due: Time,
     pub(crate) kind: Kind,
-    /// The command as the device saw it (opcode and LBA), to tell whether the command the
-    /// abstraction returns for `ctx` is the one the completion was for.
+    /// The command as the device saw it, to tell whether the command the abstraction returns
+    /// for `ctx` is the one the completion was for.
     pub(crate) id: CmdId,
     /// Target and LUN, for resets.
     pub(crate) target: u32,
     pub(crate) lun: u64,
 }
 
-/// What identifies a command to the device: opcode and LBA.
+/// What identifies a command to the device: which command it is (none for a completion the
+/// device makes up), and its opcode and LBA, for the log. The LBA alone does not tell two
+/// commands apart: a new write may go to the blocks of one the device or the driver holds.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) struct CmdId {
+    pub(crate) cmd: Option<CommandId>,
     pub(crate) opcode: u8,
     pub(crate) lba: u64,
+}
+
+impl CmdId {
+    /// The identity of a completion the device makes up: no command's.
+    pub(crate) const NONE: CmdId = CmdId {
+        cmd: None,
+        opcode: 0,
+        lba: 0,
+    };
 }
 
 /// A command the device keeps without completing it (faults `drop` and `late`).

@@ -246,8 +246,25 @@ unsafe trait CmdView<T: HostOps> {
     }
 }
 
+/// Which command a [`Command`] or [`EhCommand`] is: the identity of its `struct scsi_cmnd`
+/// (and so of its request), which stays the same when the midlayer queues the command again
+/// (`scsi_queue_insert()`, a retry after the error handler) but not when the block layer gives
+/// the same driver tag to another request, as [`Command::index`] does.
+///
+/// Two commands alive at once never have the same id; a command freed and allocated again may.
+/// Meant for checks such as a test device's "is this the command I was given": by the type
+/// invariant of [`Command`], a driver never holds two `Command`s with the same id.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct CommandId(usize);
+
 macro_rules! command_accessors {
     () => {
+        /// Which command this is (see [`CommandId`]).
+        #[inline]
+        pub fn id(&self) -> CommandId {
+            CommandId(self.raw() as usize)
+        }
+
         /// The CDB.
         #[inline]
         pub fn cdb(&self) -> &[u8] {
