@@ -41,4 +41,5 @@ modules: setup
 
 hosttest:
 	python3 -m unittest discover -s tools/tests -t tools
-	cd tools/hosttest && CARGO_TARGET_DIR=$${RSCSI_CACHE:-$$HOME/.cache/rscsi}/hosttest-target cargo test --offline --workspace
+	cd tools/hosttest && CARGO_TARGET_DIR=$${RSCSI_CACHE:-$$HOME/.cache/rscsi}/hosttest-target-$$(printf '%s' "$(CURDIR)" | sha1sum | cut -c1-8) \
+		cargo test --offline --workspace

@@ -20,7 +20,7 @@ import sys
 import time
 
 from . import bench, initramfs, judge, plots, suite
-from .paths import CACHE, TOP
+from .paths import CACHE, TOP, TREE_KEY
 from .vm import Vm
 
 
@@ -189,7 +189,7 @@ def host_tests():
     cargo = os.path.join(TOP, "tools", "hosttest")
     if os.path.exists(os.path.join(cargo, "Cargo.toml")):
         res = subprocess.run(["cargo", "test", "--offline", "-q", "--workspace"], capture_output=True, text=True,
-                             cwd=cargo, env=dict(os.environ, CARGO_TARGET_DIR=os.path.join(CACHE, "hosttest-target")))
+                             cwd=cargo, env=dict(os.environ, CARGO_TARGET_DIR=os.path.join(CACHE, f"hosttest-target-{TREE_KEY}")))
         text = res.stdout + res.stderr
         p = sum(int(x) for x in re.findall(r"(\d+) passed", text))
         f = sum(int(x) for x in re.findall(r"(\d+) failed", text))

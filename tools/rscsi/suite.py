@@ -143,8 +143,10 @@ def rmegasas_errors():
     rules = os.path.join(os.path.dirname(os.path.abspath(__file__)), "blkdebug-errors.conf")
     disk = Disk.parse(f"64M,blkdebug={rules},rerror=report,werror=report")
     return Run("rmegasas-errors", "errors",
-               [Hba("megasas", disks=[disk])], {"RSCSI_MODULES": "rmegasas"},
-               description="rmegasas: injected read/write errors reach userspace with sense")
+               [Hba("megasas", disks=[disk])], {"RSCSI_MODULES": "rmegasas", "RSCSI_KNOBS": "1"},
+               description="rmegasas: injected read/write errors reach userspace with sense; "
+                           "a controller that lies (fault knobs: completions twice, bogus, "
+                           "lost, oversized sense, firmware FAULT)")
 
 
 HOTPLUG_ID = 5

@@ -40,6 +40,7 @@ use kernel::{
 use crate::{
     frame::{
         self,
+        Ending,
         Header,
         MfiCmd,
         MfiStatus,
@@ -218,7 +219,7 @@ fn complete_ctx(
             cmd.complete_with(HostByte::Error, ScsiStatus::GOOD);
             return;
         };
-        let c = frame::read_completion(slot.cmd);
+        let mut c = frame::read_completion(slot.cmd);
         counts.status(c.status);
         match slot.cmd[frame::hdr::CMD] {
             // `MFI_CMD_LD_READ` or `MFI_CMD_LD_WRITE`: the fast path.
@@ -231,29 +232,38 @@ fn complete_ctx(
             }
             _ => {}
         }
-        let status = ScsiStatus(c.scsi_status);
-        let (host_byte, status) = match c.status {
-            MfiStatus::OK => (HostByte::Ok, status),
-            MfiStatus::SCSI_DONE_WITH_ERROR => (HostByte::Ok, status),
-            MfiStatus::DEVICE_NOT_FOUND => (HostByte::BadTarget, ScsiStatus::GOOD),
-            MfiStatus::SCSI_IO_FAILED | MfiStatus::LD_INIT_IN_PROGRESS => {
-                let s = if c.scsi_status == 0xf0 {
-                    ScsiStatus::CHECK_CONDITION
-                } else {
-                    status
-                };
-                (HostByte::Error, s)
-            }
-            _ => (HostByte::Error, ScsiStatus::GOOD),
+        if c.status == MfiStatus::OK && mfi.faults.armed() && mfi.faults.sense.take() {
+            // The `sense` test knob: the firmware claims more sense than the buffer holds.
+            // UNIT ATTENTION, POWER ON, RESET, in the first 18 bytes; 255 claimed.
+            sense::build(
+                slot.resp,
+                sense::Format::Fixed,
+                sense::SenseKey::UnitAttention,
+                0x29,
+                0,
+            );
+            c = frame::Completion {
+                status: MfiStatus::SCSI_DONE_WITH_ERROR,
+                scsi_status: frame::CHECK_CONDITION,
+                sense_len: u8::MAX,
+            };
+        }
+        let o = frame::decode_completion(c, slot.resp.len().min(SENSE_BUFFERSIZE));
+        if o.sense_clamped {
+            Stats::inc(&mfi.stats.sense_clamped);
+        }
+        let host_byte = match o.ending {
+            Ending::Ok => HostByte::Ok,
+            Ending::BadTarget => HostByte::BadTarget,
+            Ending::Error => HostByte::Error,
         };
         // Sense data is copied out only when there is some to report (rare).
-        let sense = (status == ScsiStatus::CHECK_CONDITION).then(|| {
-            let n = usize::from(c.sense_len).min(SENSE_BUFFERSIZE);
+        let sense = (o.sense_len > 0).then(|| {
             let mut sense = [0u8; SENSE_BUFFERSIZE];
-            sense[..n].copy_from_slice(&slot.resp[..n]);
+            sense[..o.sense_len].copy_from_slice(&slot.resp[..o.sense_len]);
             sense
         });
-        (host_byte, status, sense)
+        (host_byte, ScsiStatus(o.scsi_status), sense)
     };
     if let Some(sense) = sense {
         cmd.sense_buffer().copy_from_slice(&sense);
@@ -454,6 +464,17 @@ impl HostOps for Rmegasas {
             Stats::inc(&mfi.stats.aborts_failed);
             return EhStatus::Failed;
         }
+        if mfi.faulted() {
+            // Nor does a firmware in FAULT: only a controller reset brings it back.
+            Stats::inc(&mfi.stats.fw_faults);
+            Stats::inc(&mfi.stats.aborts_failed);
+            dev_warn!(
+                mfi.pdev,
+                "abort of tag {}: the firmware is in FAULT; a controller reset follows\n",
+                cmd.tag()
+            );
+            return EhStatus::Failed;
+        }
         // The ABORT frame is a reserved command: a frame of the pool, posted and completed
         // like I/O (through the interrupt handler), with no lock of its own.
         let status = host
@@ -506,6 +527,11 @@ impl HostOps for Rmegasas {
         // does (`megasas_reset_device`); if they do not, the midlayer escalates to a host reset.
         let mfi = host.data();
         Stats::inc(&mfi.stats.device_resets);
+        if mfi.faulted() {
+            // The commands cannot drain from a firmware in FAULT: straight to the host reset.
+            Stats::inc(&mfi.stats.fw_faults);
+            return EhStatus::Failed;
+        }
         let (id, lun) = (sdev.id(), sdev.lun());
         let same = |d: &ScsiDevice| d.id() == id && d.lun() == lun;
         let r = kernel::io::poll::read_poll_timeout(
@@ -671,10 +697,13 @@ impl HostOps for Rmegasas {
             ("host_busy", st.busy.load(Relaxed)),
             ("reset_retries", st.reset_retries.load(Relaxed)),
             ("no_connect", st.no_connect.load(Relaxed)),
+            ("sense_clamped", st.sense_clamped.load(Relaxed)),
+            ("fw_faults", st.fw_faults.load(Relaxed)),
             ("dead", u64::from(mfi.is_dead())),
         ] {
             writeln!(f, "{}: {}", name, v)?;
         }
+        mfi.faults.show(f)?;
         writeln!(f, "bounced: {}", host.bounce_count())?;
         for (i, &n) in counts.by_status.iter().enumerate() {
             if n != 0 {
@@ -692,7 +721,11 @@ impl HostOps for Rmegasas {
                 Ok(())
             }
             b"rescan" => rescan(host),
-            _ => Err(EINVAL),
+            // The test knobs (see `crate::fault`).
+            s => match s.strip_prefix(b"fault ") {
+                Some(knob) => host.data().faults.command(knob),
+                None => Err(EINVAL),
+            },
         }
     }
 }

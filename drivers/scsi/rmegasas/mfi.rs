@@ -52,6 +52,7 @@ use kernel::{
 };
 
 use crate::{
+    fault::Faults,
     frame::{
         self,
         dcmd,
@@ -152,6 +153,10 @@ pub(crate) struct Stats {
     pub(crate) reset_retries: Atomic<u64>,
     /// Commands refused because the controller is dead ([`Mfi::kill`]).
     pub(crate) no_connect: Atomic<u64>,
+    /// Completions that claimed more sense bytes than the sense buffer holds.
+    pub(crate) sense_clamped: Atomic<u64>,
+    /// Times the error handler found the firmware in FAULT.
+    pub(crate) fw_faults: Atomic<u64>,
 }
 
 impl Stats {
@@ -165,6 +170,8 @@ impl Stats {
             busy: Atomic::new(0),
             reset_retries: Atomic::new(0),
             no_connect: Atomic::new(0),
+            sense_clamped: Atomic::new(0),
+            fw_faults: Atomic::new(0),
         }
     }
 
@@ -183,6 +190,8 @@ impl Stats {
             &self.busy,
             &self.reset_retries,
             &self.no_connect,
+            &self.sense_clamped,
+            &self.fw_faults,
         ] {
             c.store(0, Relaxed);
         }
@@ -274,6 +283,8 @@ pub(crate) struct Mfi<'bound> {
     /// again until it is probed anew.
     dead: Atomic<u32>,
     pub(crate) stats: Stats,
+    /// Test-only fault knobs, off unless armed through debugfs.
+    pub(crate) faults: Faults,
 }
 
 /// Reads the firmware status word.
@@ -441,6 +452,7 @@ impl<'bound> Mfi<'bound> {
                 mgmt <- new_mutex!(mgmt, "rmegasas_mgmt"),
                 dead: Atomic::new(0),
                 stats: Stats::new(),
+                faults: Faults::new(),
             }))
         })
     }
@@ -495,6 +507,10 @@ impl<'bound> Mfi<'bound> {
         {
             return 0;
         }
+        // A controller in FAULT (the `firmware` knob) answers nothing: its replies are not read.
+        if self.faults.firmware() {
+            return 0;
+        }
         let mut reply = self.reply.lock();
         let reply = &mut *reply;
         if polled {
@@ -511,6 +527,7 @@ impl<'bound> Mfi<'bound> {
             Stats::inc(&self.stats.spurious);
             return 0;
         };
+        let faults = self.faults.armed();
         let mut n = 0;
         let mut it = pending;
         for i in it.by_ref() {
@@ -520,7 +537,26 @@ impl<'bound> Mfi<'bound> {
             };
             n += 1;
             let ctx = ContextTag::from_u32(ctx);
-            if ctx.tag != MGMT_TAG {
+            if ctx.tag == MGMT_TAG {
+                continue;
+            }
+            if !faults {
+                f(ctx, &mut reply.counts);
+                continue;
+            }
+            // The test knobs (see `fault`): what a broken controller would report.
+            if self.faults.lose.take() {
+                continue;
+            }
+            if self.faults.bogus.take() {
+                let other = ContextTag {
+                    tag: ctx.tag,
+                    seq: ctx.seq ^ 0x8000,
+                };
+                f(other, &mut reply.counts);
+            }
+            f(ctx, &mut reply.counts);
+            if self.faults.twice.take() {
                 f(ctx, &mut reply.counts);
             }
         }
@@ -562,8 +598,9 @@ impl<'bound> Mfi<'bound> {
             return Err(ENODEV);
         }
         // Masking all interrupts resets QEMU's controller and its reply queue; the doorbell
-        // reset does the same on real firmware.
+        // reset does the same on real firmware, and clears a FAULT.
         self.disable_interrupts();
+        self.faults.controller_reset();
         transition_to_ready(self.pdev, &self.bar, true)?;
         {
             // No interrupt handler may drain while the indices restart.
@@ -604,6 +641,12 @@ impl<'bound> Mfi<'bound> {
             "controller reset failed {} times: stopping the controller; its commands fail\n",
             RESET_TRIES
         );
+    }
+
+    /// Whether the firmware is in FAULT: it will answer no frame until the controller is
+    /// reset. Reads a register: for the error handler, not the I/O path (which reads none).
+    pub(crate) fn faulted(&self) -> bool {
+        self.faults.firmware() || fw_status(&self.bar).state() == FwState::Fault
     }
 
     /// Whether the controller was given up on ([`Mfi::kill`]).

@@ -21,6 +21,7 @@ use kernel::{
     },
 };
 
+mod fault;
 mod frame;
 mod fw;
 mod host;

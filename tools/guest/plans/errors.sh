@@ -10,9 +10,16 @@
 # of each HBA (each behind the same rules), one HBA after the other, the kernel log cleared
 # between them.
 #
-# Settings (run.conf): RSCSI_MODULES (one group).
+# With RSCSI_KNOBS=1 (a Rust driver with fault knobs), the steps of knobs.sh follow on each
+# disk: a device that lies.
+#
+# Settings (run.conf): RSCSI_MODULES (one group), RSCSI_KNOBS.
 
-plan_tests=$((2 + 5 * $(first_disks "$RSCSI_MODULES" | wc -l)))
+. /rscsi/plans/knobs.sh
+
+per_disk=5
+[ "${RSCSI_KNOBS:-0}" = 1 ] && per_disk=$((per_disk + knobs_tests))
+plan_tests=$((2 + per_disk * $(first_disks "$RSCSI_MODULES" | wc -l)))
 
 # errors_hba: the tests on the disk of a /tmp/disks line.
 errors_hba() {
@@ -40,6 +47,7 @@ errors_hba() {
 		--direct=1 --ioengine=libaio --iodepth=16 --rw=randwrite --bsrange="$bs-64k" \
 		--verify=crc32c --verify_fatal=1 --offset=16M --size=16M --randseed=3
 	state=$(host_state "${mod%%+*}" "$pci")
+	[ "${RSCSI_KNOBS:-0}" = 1 ] && knob_steps
 	[ -f "$state" ] && sed 's/^/# /' "$state"
 }
 
