@@ -17,7 +17,7 @@
 FLAVOUR ?= debug
 HARNESS := tools/harness
 
-.PHONY: run check shell bench modules kernel hosttest setup
+.PHONY: run check shell bench soak modules kernel hosttest setup
 run:
 	$(HARNESS) run --flavour $(FLAVOUR)
 
@@ -29,6 +29,12 @@ shell:
 
 bench:
 	$(HARNESS) bench
+
+# The seeded soak: SOAK_SECONDS of events (1800 by default), from SOAK_SEED (by default a new
+# one, printed in the log; the same seed replays the same events).
+SOAK_SECONDS ?= 1800
+soak:
+	RSCSI_SOAK_SECONDS=$(SOAK_SECONDS) RSCSI_SOAK_SEED=$(SOAK_SEED) $(HARNESS) check --only soak-long --rerun
 
 setup:
 	tools/setup.sh

@@ -82,9 +82,11 @@
 pub mod bytes;
 pub mod command;
 pub mod device;
+pub mod fault;
 pub mod host;
 pub mod inflight;
 pub mod ring;
+pub mod rng;
 pub mod sense;
 pub mod sg;
 pub mod slots;

@@ -298,6 +298,32 @@ def faults(name, modules, step, baseline=False):
                            "and the controller works after")
 
 
+def soak(name, seconds, seed, rounds):
+    """Both Rust HBAs in one VM, every disk under verified fio, while events drawn from
+    `seed` run for `seconds` (the soak plan), in `rounds` rounds with an unbind or a reload
+    between them."""
+    hbas = [Hba("megasas-gen2", disks=_disks("64M", "64M")),
+            Hba("virtio-scsi-pci", opts={"num_queues": "2"}, disks=_disks("64M", "64M,id=1"))]
+    # A bound for a run that hangs: the events' time, plus each round's start and stop (fio
+    # waits for a command the error handler holds, a reset's 10 s drain) many times over.
+    return Run(name, "soak", hbas,
+               {"RSCSI_MODULES": "rmegasas rvirtio_scsi", "RSCSI_SOAK_SECONDS": str(seconds),
+                "RSCSI_SOAK_SEED": str(seed), "RSCSI_SOAK_ROUNDS": str(rounds)},
+               timeout=seconds * 3 + 1800,
+               description=f"the seeded soak, seed {seed}: both Rust drivers, verified fio on "
+                           f"every disk, {seconds} s of resets, scheduler and queue depth "
+                           "changes, a CPU offline, rescans and fault knobs, unbind or reload "
+                           "between rounds")
+
+
+def soak_long():
+    """`make soak`: RSCSI_SOAK_SECONDS (1800 by default) from RSCSI_SOAK_SEED (by default one
+    drawn now, and printed: the same seed replays the same events)."""
+    seconds = int(os.environ.get("RSCSI_SOAK_SECONDS", "1800"))
+    seed = os.environ.get("RSCSI_SOAK_SEED") or str(int.from_bytes(os.urandom(4), "little") >> 1)
+    return soak("soak-long", seconds, int(seed), rounds=max(2, seconds // 300))
+
+
 def rvirtio_disks():
     """The data-path plan on rvirtio_scsi: three controllers in one boot, one per interrupt
     mode (MSI-X with a vector per queue, one shared vector, INTx) and per queue count (1, 2
@@ -360,9 +386,12 @@ def rvirtio_errors():
         return Disk.parse(f"64M,blkdebug={rules},rerror=report,werror=report")
     hbas = [Hba("virtio-scsi-pci", disks=[disk()]),
             Hba("virtio-scsi-pci", opts={"virtqueue_size": "16"}, disks=[disk()])]
-    return Run("rvirtio_scsi-errors", "errors", hbas, {"RSCSI_MODULES": "rvirtio_scsi"},
+    return Run("rvirtio_scsi-errors", "errors", hbas,
+               {"RSCSI_MODULES": "rvirtio_scsi", "RSCSI_KNOBS": "1"},
                description="rvirtio_scsi: injected read/write errors reach userspace with "
-                           "sense (default ring, and virtqueue_size 16)")
+                           "sense (default ring, and virtqueue_size 16); a device that lies "
+                           "(fault knobs: completions twice, bogus contexts and used ids, "
+                           "oversized sense and residual)")
 
 
 def rvirtio_limits():
@@ -471,6 +500,7 @@ def extra_runs():
     runs = [
         faults("faults-full", "rmegasas rvirtio_scsi", step=1),
         faults("faults-c", "megaraid_sas virtio_pci+virtio_scsi", step=7, baseline=True),
+        soak_long(),
     ]
     for r in runs:
         r.kunit = False
@@ -508,6 +538,8 @@ def check_runs():
         rvirtio_limits(),
         rvirtio_recover(),
         rvirtio_events(),
+        # A short soak, seed fixed: 120 s of events in two rounds (make soak runs a long one).
+        soak("soak", 120, 1, rounds=2),
     ]
     # KUnit in the boots that load each Rust module at least once; the built-in suites run in
     # every one of them.

@@ -3,7 +3,8 @@
 //! Test-only fault knobs: what a broken controller would give the driver, on demand.
 //!
 //! Off by default. A write of `fault NAME N` to the host's debugfs `state` file arms knob
-//! `NAME` for the next `N` events it applies to (at most [`MAX_SHOTS`]); `fault firmware` puts
+//! `NAME` for the next `N` events it applies to (at most [`fault::MAX_SHOTS`], see
+//! [`kernel::scsi::fault`]); `fault firmware` puts
 //! the firmware in FAULT until the next controller reset; `fault off` disarms them all. What
 //! each does, and what the driver must do about it:
 //!
@@ -25,60 +26,30 @@
 //!   the controller, which clears it; every command held is completed with `DID_RESET` and
 //!   retried.
 //!
-//! Checking whether any knob is armed costs one relaxed load per reply queue drain.
+//! When none is armed they cost two relaxed loads per reply queue drain (the FAULT flag and
+//! whether any knob is armed).
 
 use core::fmt;
 
 use kernel::{
     prelude::*,
+    scsi::fault::KnobSet,
     sync::atomic::{
         Atomic,
         Relaxed, //
     },
 };
 
-/// The most events a knob may be armed for at once.
-pub(crate) const MAX_SHOTS: u32 = 1000;
-
-/// A knob armed for the next N events.
-pub(crate) struct Knob {
-    left: Atomic<u32>,
-    fired: Atomic<u64>,
-}
-
-impl Knob {
-    const fn new() -> Self {
-        Self {
-            left: Atomic::new(0),
-            fired: Atomic::new(0),
-        }
-    }
-
-    /// Takes one shot of the knob, if it is armed, and counts it.
-    pub(crate) fn take(&self) -> bool {
-        let mut cur = self.left.load(Relaxed);
-        while cur > 0 {
-            match self.left.cmpxchg(cur, cur - 1, Relaxed) {
-                Ok(_) => {
-                    self.fired.add(1, Relaxed);
-                    return true;
-                }
-                Err(now) => cur = now,
-            }
-        }
-        false
-    }
-}
+/// The knobs that take a count, by index in [`Faults::knobs`].
+pub(crate) const LOSE: usize = 0;
+pub(crate) const TWICE: usize = 1;
+pub(crate) const BOGUS: usize = 2;
+pub(crate) const SENSE: usize = 3;
 
 /// The knobs of one controller.
 pub(crate) struct Faults {
-    /// Whether any knob was armed since the last `fault off`: the only check on the
-    /// completion path when none is.
-    armed: Atomic<bool>,
-    pub(crate) lose: Knob,
-    pub(crate) twice: Knob,
-    pub(crate) bogus: Knob,
-    pub(crate) sense: Knob,
+    pub(crate) knobs: KnobSet<4>,
+    /// The firmware plays FAULT until the next controller reset (`fault firmware`).
     firmware: Atomic<bool>,
     firmware_fired: Atomic<u64>,
 }
@@ -86,26 +57,22 @@ pub(crate) struct Faults {
 impl Faults {
     pub(crate) const fn new() -> Self {
         Self {
-            armed: Atomic::new(false),
-            lose: Knob::new(),
-            twice: Knob::new(),
-            bogus: Knob::new(),
-            sense: Knob::new(),
+            knobs: KnobSet::new(["lose", "twice", "bogus", "sense"]),
             firmware: Atomic::new(false),
             firmware_fired: Atomic::new(0),
         }
     }
 
-    /// Whether a knob may fire.
-    #[inline(always)]
-    pub(crate) fn armed(&self) -> bool {
-        self.armed.load(Relaxed)
+    /// Takes a shot of knob `i`.
+    #[inline]
+    pub(crate) fn take(&self, i: usize) -> bool {
+        self.knobs.take(i)
     }
 
     /// Whether the firmware plays FAULT.
     #[inline]
     pub(crate) fn firmware(&self) -> bool {
-        self.armed() && self.firmware.load(Relaxed)
+        self.firmware.load(Relaxed)
     }
 
     /// The controller was reset: a FAULT it played is gone.
@@ -115,63 +82,23 @@ impl Faults {
 
     /// Applies a `fault ...` command written to debugfs (without the `fault ` prefix).
     pub(crate) fn command(&self, input: &[u8]) -> Result {
-        let mut words = input.split(|c| *c == b' ').filter(|w| !w.is_empty());
-        let name = words.next().ok_or(EINVAL)?;
-        let shots = match words.next() {
-            Some(n) => Some(
-                core::str::from_utf8(n)
-                    .ok()
-                    .and_then(|n| n.parse::<u32>().ok())
-                    .filter(|n| *n <= MAX_SHOTS)
-                    .ok_or(EINVAL)?,
-            ),
-            None => None,
-        };
-        if words.next().is_some() {
-            return Err(EINVAL);
-        }
-        let knob = match name {
-            b"lose" => &self.lose,
-            b"twice" => &self.twice,
-            b"bogus" => &self.bogus,
-            b"sense" => &self.sense,
-            b"firmware" if shots.is_none() => {
+        match input.trim_ascii() {
+            b"firmware" => {
                 self.firmware.store(true, Relaxed);
                 self.firmware_fired.add(1, Relaxed);
-                self.armed.store(true, Relaxed);
-                return Ok(());
+                Ok(())
             }
-            b"off" if shots.is_none() => {
-                self.armed.store(false, Relaxed);
-                for k in [&self.lose, &self.twice, &self.bogus, &self.sense] {
-                    k.left.store(0, Relaxed);
-                }
+            b"off" => {
                 self.firmware.store(false, Relaxed);
-                return Ok(());
+                self.knobs.command(b"off")
             }
-            _ => return Err(EINVAL),
-        };
-        knob.left.store(shots.ok_or(EINVAL)?, Relaxed);
-        self.armed.store(true, Relaxed);
-        Ok(())
+            _ => self.knobs.command(input).map_err(|_| EINVAL),
+        }
     }
 
     /// The knobs' lines of the debugfs `state` file: how often each fired, and what is left.
     pub(crate) fn show(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        for (name, k) in [
-            ("lose", &self.lose),
-            ("twice", &self.twice),
-            ("bogus", &self.bogus),
-            ("sense", &self.sense),
-        ] {
-            writeln!(
-                f,
-                "fault_{}: {} (armed {})",
-                name,
-                k.fired.load(Relaxed),
-                k.left.load(Relaxed)
-            )?;
-        }
+        self.knobs.show(f)?;
         writeln!(
             f,
             "fault_firmware: {} (armed {})",

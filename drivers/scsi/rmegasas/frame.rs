@@ -620,18 +620,7 @@ pub(crate) fn decode_rw(cdb: &[u8]) -> Option<Rw> {
 #[cfg_attr(not(test), kernel::prelude::kunit_tests(rmegasas_frame))]
 mod tests {
     use super::*;
-
-    /// A small deterministic generator (xorshift64*), for the property tests.
-    struct Rng(u64);
-
-    impl Rng {
-        fn next(&mut self) -> u64 {
-            self.0 ^= self.0 >> 12;
-            self.0 ^= self.0 << 25;
-            self.0 ^= self.0 >> 27;
-            self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
-        }
-    }
+    use kernel::scsi::rng::Rng;
 
     #[test]
     fn completion_known_statuses() {
@@ -702,22 +691,19 @@ mod tests {
     /// below `MAX_TARGETS`, one per entry at most.
     #[test]
     fn drive_lists_random() {
-        let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
+        let mut rng = Rng::new(0x9e37_79b9_7f4a_7c15);
         let mut b = [0u8; 8 + 24 * 6];
         for round in 0..4000 {
-            for x in b.iter_mut() {
-                // CAST: the low byte.
-                *x = rng.next() as u8;
-            }
+            rng.fill(&mut b);
             // Small counts often enough for the entries to be read.
             if round % 2 == 0 {
                 // CAST: below 8.
-                let n = (rng.next() % 8) as u32;
+                let n = rng.below(8) as u32;
                 put32(&mut b, 0, n);
                 put32(&mut b, 4, n);
             }
             // CAST: at most the buffer's length.
-            let len = (rng.next() % (b.len() as u64 + 1)) as usize;
+            let len = rng.below(b.len() as u64 + 1) as usize;
             let buf = &b[..len];
             for (r, entry, count_off) in [(parse_ld_list(buf), 16, 0), (parse_pd_list(buf), 24, 4)]
             {

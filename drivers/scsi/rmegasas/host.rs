@@ -232,7 +232,7 @@ fn complete_ctx(
             }
             _ => {}
         }
-        if c.status == MfiStatus::OK && mfi.faults.armed() && mfi.faults.sense.take() {
+        if c.status == MfiStatus::OK && mfi.faults.take(crate::fault::SENSE) {
             // The `sense` test knob: the firmware claims more sense than the buffer holds.
             // UNIT ATTENTION, POWER ON, RESET, in the first 18 bytes; 255 claimed.
             sense::build(

@@ -52,7 +52,10 @@ use kernel::{
 };
 
 use crate::{
-    fault::Faults,
+    fault::{
+        self,
+        Faults, //
+    },
     frame::{
         self,
         dcmd,
@@ -527,7 +530,7 @@ impl<'bound> Mfi<'bound> {
             Stats::inc(&self.stats.spurious);
             return 0;
         };
-        let faults = self.faults.armed();
+        let faults = self.faults.knobs.armed();
         let mut n = 0;
         let mut it = pending;
         for i in it.by_ref() {
@@ -545,10 +548,10 @@ impl<'bound> Mfi<'bound> {
                 continue;
             }
             // The test knobs (see `fault`): what a broken controller would report.
-            if self.faults.lose.take() {
+            if self.faults.take(fault::LOSE) {
                 continue;
             }
-            if self.faults.bogus.take() {
+            if self.faults.take(fault::BOGUS) {
                 let other = ContextTag {
                     tag: ctx.tag,
                     seq: ctx.seq ^ 0x8000,
@@ -556,7 +559,7 @@ impl<'bound> Mfi<'bound> {
                 f(other, &mut reply.counts);
             }
             f(ctx, &mut reply.counts);
-            if self.faults.twice.take() {
+            if self.faults.take(fault::TWICE) {
                 f(ctx, &mut reply.counts);
             }
         }

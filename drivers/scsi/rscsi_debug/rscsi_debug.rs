@@ -29,7 +29,8 @@ mod cdb;
 mod sim;
 
 use cdb::{Invalid, Op};
-use sim::{CmdId, Counter, Fault, Held, Kind, Parked, Pending, Sim, Time};
+use kernel::scsi::fault::KnobSet;
+use sim::{CmdId, Counter, Held, Kind, Parked, Pending, Sim, Time};
 
 kernel::scsi_host_template!(TEMPLATE, Sdebug);
 
@@ -95,23 +96,24 @@ impl Params {
     }
 }
 
-/// The faults debugfs arms; each applies to the next N commands that read or write.
-struct Faults {
+/// The faults debugfs arms (a [`KnobSet`], by these indices); each applies to the next N
+/// commands that read or write. Until one is armed, commands skip their checks (six atomic
+/// loads, each a call to a C helper in this kernel) after one.
+mod knob {
     /// Never completed: the command times out and is aborted.
-    drop: Fault,
-    /// As `drop`, and reported anyway after the abort, once its index is in use again.
-    late: Fault,
+    pub(crate) const DROP: usize = 0;
+    /// As `DROP`, and reported anyway after the abort, once its index is in use again.
+    pub(crate) const LATE: usize = 1;
     /// Completed twice.
-    twice: Fault,
+    pub(crate) const TWICE: usize = 2;
     /// Completed, and a completion with a context the device never had is reported too.
-    bogus: Fault,
+    pub(crate) const BOGUS: usize = 3;
     /// Completed with CHECK CONDITION, MEDIUM ERROR.
-    error: Fault,
+    pub(crate) const ERROR: usize = 4;
     /// Taken back from the device, then held by the driver until its abort arrives.
-    park: Fault,
-    /// Whether debugfs ever armed a fault: until then commands skip the checks above (six
-    /// atomic loads, each a call to a C helper in this kernel).
-    armed: Atomic<bool>,
+    pub(crate) const PARK: usize = 5;
+    /// Their names, in that order.
+    pub(crate) const NAMES: [&str; 6] = ["drop", "late", "twice", "bogus", "error", "park"];
 }
 
 /// What debugfs shows.
@@ -171,7 +173,7 @@ struct Sdebug {
     store: SpinLock<KVVec<u8>>,
     #[pin]
     sim: SpinLockIrq<Sim>,
-    faults: Faults,
+    faults: KnobSet<6>,
     stats: Stats,
     /// How many indices of `sim.stale` are `Some` (changed under the `sim` lock): lets
     /// `queuecommand` skip the lock when none is.
@@ -185,15 +187,7 @@ impl Sdebug {
             base: Instant::now(),
             store <- new_spinlock!(Self::alloc_store(p)?, "rscsi_debug::store"),
             sim <- new_spinlock_irq!(Sim::new(indices)?, "rscsi_debug::sim"),
-            faults: Faults {
-                drop: Fault::new(),
-                late: Fault::new(),
-                twice: Fault::new(),
-                bogus: Fault::new(),
-                error: Fault::new(),
-                park: Fault::new(),
-                armed: Atomic::new(false),
-            },
+            faults: KnobSet::new(knob::NAMES),
             stats: Stats {
                 queued: Counter::new(),
                 inline: Counter::new(),
@@ -417,7 +411,7 @@ fn deliver(host: &SdebugHost, p: Pending, epoch: u64) {
         );
     }
     d.stats.deferred.inc();
-    if p.kind == Kind::Normal && d.faults.park.take() {
+    if p.kind == Kind::Normal && d.faults.take(knob::PARK) {
         let mut s = d.sim.lock();
         let now = d.now();
         let due = now.after(sim::PARK_LIMIT);
@@ -451,18 +445,18 @@ impl HostOps for Sdebug {
         let d = host.data();
         d.stats.queued.inc();
         let op = cdb::decode(cmd.cdb());
-        let armed = d.faults.armed.load(Relaxed);
+        let armed = d.faults.armed();
         let media = matches!(op, Ok(Op::Read { .. } | Op::Write { .. }));
-        let error = armed && media && d.faults.error.take();
+        let error = armed && media && d.faults.take(knob::ERROR);
         let fault = if !armed || !media {
             None
-        } else if d.faults.drop.take() {
+        } else if d.faults.take(knob::DROP) {
             Some(Injected::Drop)
-        } else if d.faults.late.take() {
+        } else if d.faults.take(knob::LATE) {
             Some(Injected::Late)
-        } else if d.faults.twice.take() {
+        } else if d.faults.take(knob::TWICE) {
             Some(Injected::Twice)
-        } else if d.faults.bogus.take() {
+        } else if d.faults.take(knob::BOGUS) {
             Some(Injected::Bogus)
         } else {
             None
@@ -479,7 +473,7 @@ impl HostOps for Sdebug {
         if d.p.delay.is_zero()
             && fault.is_none()
             && !stale_waits
-            && (!armed || d.faults.park.get() == 0)
+            && (!armed || d.faults.get(knob::PARK).is_none_or(|k| k.left() == 0))
         {
             d.stats.inline.inc();
             cmd.complete();
@@ -758,18 +752,7 @@ impl HostOps for Sdebug {
         for (name, c) in st.all() {
             writeln!(f, "{}: {}", name, c.get())?;
         }
-        let fl = &d.faults;
-        for (name, x) in [
-            ("fault_drop", &fl.drop),
-            ("fault_late", &fl.late),
-            ("fault_twice", &fl.twice),
-            ("fault_bogus", &fl.bogus),
-            ("fault_error", &fl.error),
-            ("fault_park", &fl.park),
-        ] {
-            writeln!(f, "{}: {}", name, x.get())?;
-        }
-        Ok(())
+        d.faults.show(f)
     }
 
     fn debugfs_write(host: &SdebugHost, input: &[u8]) -> Result {
@@ -782,26 +765,16 @@ impl HostOps for Sdebug {
             }
             return Ok(());
         }
-        let (name, n) = s.split_once(' ').ok_or(EINVAL)?;
-        let n: u32 = n.trim().parse().map_err(|_| EINVAL)?;
-        let fl = &d.faults;
-        fl.armed.store(true, Relaxed);
-        match name {
-            "drop" => fl.drop.set(n),
-            "late" => fl.late.set(n),
-            "twice" => fl.twice.set(n),
-            "bogus" => fl.bogus.set(n),
-            "error" => fl.error.set(n),
-            "park" => fl.park.set(n),
-            "storm" => {
-                let mut s = d.sim.lock();
-                s.storm = u64::from(n);
-                let now = d.now();
-                s.arm(host, now, now);
-            }
-            _ => return Err(EINVAL),
+        // A storm's count is of interrupts, not of shots: it has no bound of its own.
+        if let Some(n) = s.strip_prefix("storm ") {
+            let n: u32 = n.trim().parse().map_err(|_| EINVAL)?;
+            let mut s = d.sim.lock();
+            s.storm = u64::from(n);
+            let now = d.now();
+            s.arm(host, now, now);
+            return Ok(());
         }
-        Ok(())
+        d.faults.command(s.as_bytes()).map_err(|_| EINVAL)
     }
 }
 

@@ -289,35 +289,3 @@ impl Counter {
         self.0.store(0, Relaxed);
     }
 }
-
-/// A fault armed for the next N commands that read or write.
-pub(crate) struct Fault(Atomic<u32>);
-
-impl Fault {
-    pub(crate) const fn new() -> Self {
-        Self(Atomic::new(0))
-    }
-
-    /// Arms the fault for the next `n` commands (0 disarms it).
-    pub(crate) fn set(&self, n: u32) {
-        self.0.store(n, Relaxed);
-    }
-
-    /// Takes one use of the fault, if it is armed.
-    #[inline]
-    pub(crate) fn take(&self) -> bool {
-        let mut cur = self.0.load(Relaxed);
-        while cur > 0 {
-            match self.0.cmpxchg(cur, cur - 1, Relaxed) {
-                Ok(_) => return true,
-                Err(now) => cur = now,
-            }
-        }
-        false
-    }
-
-    #[inline]
-    pub(crate) fn get(&self) -> u32 {
-        self.0.load(Relaxed)
-    }
-}

@@ -24,6 +24,7 @@ use kernel::{
     pci,
     prelude::*,
     scsi::{
+        fault::KnobSet,
         ring::ContextTag,
         sense,
         sg,
@@ -243,6 +244,10 @@ pub(crate) struct Stats {
     pub(crate) lost_interrupts: Atomic<u64>,
     /// Request queue interrupts ignored on purpose (the `drop-irq` debugfs command).
     pub(crate) dropped_irqs: Atomic<u64>,
+    /// Responses that claimed more sense than the response holds, or a residual larger than
+    /// the transfer: cut to what can be true, and counted.
+    pub(crate) sense_clamped: Atomic<u64>,
+    pub(crate) resid_clamped: Atomic<u64>,
     /// Commands ended with `DID_NO_CONNECT` because the device did not come back from a reset.
     pub(crate) no_connect: Atomic<u64>,
     /// Events received, by kind ([`event::COUNTERS`]).
@@ -283,6 +288,8 @@ impl Stats {
             timeouts: Atomic::new(0),
             lost_interrupts: Atomic::new(0),
             dropped_irqs: Atomic::new(0),
+            sense_clamped: Atomic::new(0),
+            resid_clamped: Atomic::new(0),
             no_connect: Atomic::new(0),
             events: [const { Atomic::new(0) }; event::COUNTERS.len()],
             events_missed: Atomic::new(0),
@@ -322,6 +329,8 @@ impl Stats {
             &self.timeouts,
             &self.lost_interrupts,
             &self.dropped_irqs,
+            &self.sense_clamped,
+            &self.resid_clamped,
             &self.no_connect,
             &self.events_missed,
             &self.rescan_removed,
@@ -334,6 +343,26 @@ impl Stats {
             c.store(0, Relaxed);
         }
     }
+}
+
+/// The test-only fault knobs of [`Vscsi::faults`], by index (see
+/// `Documentation/scsi/rvirtio_scsi.rst`): each armed for the next N events it applies to.
+pub(crate) mod knob {
+    /// A request queue interrupt ignored, as if lost (`drop-irq N`).
+    pub(crate) const DROP_IRQ: usize = 0;
+    /// A command posted with an empty indirect table, a ring error (`bad-table`).
+    pub(crate) const BAD_TABLE: usize = 1;
+    /// A completion reported twice.
+    pub(crate) const TWICE: usize = 2;
+    /// A context never posted before a real completion.
+    pub(crate) const BOGUS: usize = 3;
+    /// A good response claims a residual larger than the transfer.
+    pub(crate) const RESID: usize = 4;
+    /// A good response claims CHECK CONDITION with more sense than it holds.
+    pub(crate) const SENSE: usize = 5;
+    /// Their names.
+    pub(crate) const NAMES: [&str; 6] =
+        ["drop-irq", "bad-table", "twice", "bogus", "resid", "sense"];
 }
 
 /// Whether the device takes commands ([`Vscsi::state`]).
@@ -404,8 +433,8 @@ pub(crate) struct Vscsi<'bound> {
     /// the queue's producer lock, which a reset takes once after setting it, so that no
     /// command reaches a ring while the device is reset.
     pub(crate) state: Atomic<u32>,
-    /// Request queue interrupts still to ignore (the `drop-irq` debugfs command, for tests).
-    pub(crate) drop_irqs: Atomic<u32>,
+    /// The test-only fault knobs ([`knob`]), off unless armed through debugfs.
+    pub(crate) faults: KnobSet<6>,
     /// A test knob (`hold-events`): event buffers are handled but not posted again, so that
     /// the device runs out of them and drops events (`EVENTS_MISSED`).
     pub(crate) hold_events: Atomic<bool>,
@@ -414,9 +443,6 @@ pub(crate) struct Vscsi<'bound> {
     pub(crate) held_events: Atomic<u32>,
     /// The device set DEVICE_NEEDS_RESET: the work item resets it.
     pub(crate) needs_reset: Atomic<bool>,
-    /// A test knob (`bad-table`): the next command is posted with an empty indirect table,
-    /// which a device must refuse as a ring error (QEMU sets DEVICE_NEEDS_RESET).
-    pub(crate) bad_tables: Atomic<u32>,
     /// Serialises host resets (the error handler's, and `SG_SCSI_RESET`'s).
     #[pin]
     pub(crate) reset_lock: Mutex<()>,
@@ -476,48 +502,46 @@ impl Vscsi<'_> {
     /// asked to lose this interrupt.
     #[inline]
     fn drain(&self, host: &Host<Rvscsi>, q: &Queue) {
-        if self.drop_irqs.load(Relaxed) != 0 && self.drop_one() {
+        if self.faults.armed() && self.drop_one() {
             return;
         }
         Stats::inc(&q.interrupts);
         self.reap(host, q);
     }
 
-    /// Takes one from the bad tables still to post; `false` if none is left.
-    #[cold]
-    fn take_bad_table(&self) -> bool {
-        let mut n = self.bad_tables.load(Relaxed);
-        while n != 0 {
-            match self.bad_tables.cmpxchg(n, n - 1, Relaxed) {
-                Ok(_) => return true,
-                Err(cur) => n = cur,
-            }
-        }
-        false
-    }
-
     /// Takes one from the interrupts still to drop; `false` if none is left.
     #[cold]
     fn drop_one(&self) -> bool {
-        let mut n = self.drop_irqs.load(Relaxed);
-        while n != 0 {
-            match self.drop_irqs.cmpxchg(n, n - 1, Relaxed) {
-                Ok(_) => {
-                    Stats::inc(&self.stats.dropped_irqs);
-                    return true;
-                }
-                Err(cur) => n = cur,
-            }
+        let drop = self.faults.take(knob::DROP_IRQ);
+        if drop {
+            Stats::inc(&self.stats.dropped_irqs);
         }
-        false
+        drop
     }
 
     /// Completes every command the device returned on request queue `q`; returns how many
     /// heads came back. From the interrupt, a poll or the error handler: the queue's consumer
     /// lock makes them take turns.
     fn reap(&self, host: &Host<Rvscsi>, q: &Queue) -> u32 {
+        let faults = self.faults.armed();
         q.vq.drain(|ctx, _len| {
-            self.complete(host, ctx);
+            if !faults {
+                self.complete(host, ctx, false);
+                return;
+            }
+            // The test knobs: a context never posted (the same index, another generation)
+            // before the real one, and the real one twice.
+            if self.faults.take(knob::BOGUS) {
+                let other = ContextTag {
+                    tag: ctx.tag,
+                    seq: ctx.seq ^ 0x8000,
+                };
+                self.complete(host, other, false);
+            }
+            self.complete(host, ctx, true);
+            if self.faults.take(knob::TWICE) {
+                self.complete(host, ctx, false);
+            }
         })
         .returned
     }
@@ -725,9 +749,9 @@ impl Vscsi<'_> {
     }
 
     /// Completes the command the device returned with context `ctx`; `false` if no command
-    /// had it (aborted or reset meanwhile).
+    /// had it (aborted or reset meanwhile). `faults`: a response knob may be armed.
     #[inline]
-    fn complete(&self, host: &Host<Rvscsi>, ctx: ContextTag) -> bool {
+    fn complete(&self, host: &Host<Rvscsi>, ctx: ContextTag, faults: bool) -> bool {
         let Some(mut cmd) = host.take_from_hardware(ctx) else {
             // Aborted or reset meanwhile: the command is not the device's any more.
             Stats::inc(&self.stats.late);
@@ -739,10 +763,19 @@ impl Vscsi<'_> {
                 cmd.complete_with(HostByte::Error, ScsiStatus::GOOD);
                 return true;
             };
-            let r = CmdResp::read(slot.resp);
+            let mut r = CmdResp::read(slot.resp);
+            if faults && r.response == response::OK && r.status == 0 {
+                self.lie(&mut r, slot.resp, len);
+            }
             Stats::inc(&self.stats.responses[usize::from(r.response).min(response::COUNT)]);
             proto::outcome(&r, len)
         };
+        if o.sense_clamped {
+            Stats::inc(&self.stats.sense_clamped);
+        }
+        if o.resid_clamped {
+            Stats::inc(&self.stats.resid_clamped);
+        }
         if o.sense_len > 0 {
             self.copy_sense(&mut cmd, o.sense_len);
         }
@@ -751,6 +784,28 @@ impl Vscsi<'_> {
         }
         cmd.complete_with(o.host, o.status);
         true
+    }
+
+    /// The response knobs: a good response `r` (in `resp`) of a command of `len` bytes made to
+    /// claim a residual larger than the transfer, or CHECK CONDITION with 255 bytes of sense
+    /// (UNIT ATTENTION, POWER ON OR RESET, in the first 18), more than the response holds.
+    #[cold]
+    fn lie(&self, r: &mut CmdResp, resp: &mut [u8], len: u32) {
+        if self.faults.take(knob::RESID) {
+            r.resid = len.saturating_add(4096);
+        } else if self.faults.take(knob::SENSE) {
+            if let Some(b) = resp.get_mut(12..) {
+                sense::build(
+                    b,
+                    sense::Format::Fixed,
+                    sense::SenseKey::UnitAttention,
+                    0x29,
+                    0,
+                );
+            }
+            r.status = ScsiStatus::CHECK_CONDITION.0;
+            r.sense_len = 255;
+        }
     }
 
     /// Copies `n` bytes of sense (at most [`proto::SENSE_SIZE`], [`proto::outcome`] bounds it)
@@ -1055,7 +1110,7 @@ impl HostOps for Rvscsi {
             return Ok(());
         };
         let last = cmd.is_last();
-        let entries = if v.bad_tables.load(Relaxed) != 0 && v.take_bad_table() {
+        let entries = if v.faults.take(knob::BAD_TABLE) {
             0
         } else {
             entries
@@ -1285,7 +1340,7 @@ impl HostOps for Rvscsi {
         };
         let mut completed = false;
         q.vq.drain(|ctx, _len| {
-            let took = v.complete(host, ctx);
+            let took = v.complete(host, ctx, false);
             completed |= took && ctx == want;
         });
         if !completed {
@@ -1509,6 +1564,7 @@ impl HostOps for Rvscsi {
             _ => "dead",
         };
         writeln!(f, "state: {}", state)?;
+        writeln!(f, "outstanding: {}", host.count_in_hardware(|_| true))?;
         for (name, c) in [
             ("aborts", &st.aborts),
             ("aborts_failed", &st.aborts_failed),
@@ -1526,7 +1582,21 @@ impl HostOps for Rvscsi {
         ] {
             writeln!(f, "{}: {}", name, c.load(Relaxed))?;
         }
-        writeln!(f, "drop_irqs_pending: {}", v.drop_irqs.load(Relaxed))
+        writeln!(
+            f,
+            "sense_clamped: {}\nresid_clamped: {}",
+            st.sense_clamped.load(Relaxed),
+            st.resid_clamped.load(Relaxed)
+        )?;
+        let drop = v.faults.get(knob::DROP_IRQ);
+        writeln!(f, "drop_irqs_pending: {}", drop.map_or(0, |k| k.left()))?;
+        v.faults.show(f)?;
+        let used = v
+            .queues
+            .iter()
+            .map(|q| (q.vq.bad_ids().fired(), q.vq.bad_ids().left()));
+        let (fired, left) = used.fold((0, 0), |(f, l), (a, b)| (f + a, l + b));
+        writeln!(f, "fault_used-id: {} (armed {})", fired, left)
     }
 
     fn debugfs_write(host: &Host<Self>, input: &[u8]) -> Result {
@@ -1550,8 +1620,7 @@ impl HostOps for Rvscsi {
         // ring error (QEMU then sets DEVICE_NEEDS_RESET and stops), which the driver recovers
         // from with a reset.
         if input == b"bad-table" {
-            v.bad_tables.store(1, Relaxed);
-            return Ok(());
+            return v.faults.command(b"bad-table 1");
         }
         if input == b"release-events" {
             v.hold_events.store(false, Relaxed);
@@ -1560,19 +1629,23 @@ impl HostOps for Rvscsi {
         }
         // A test knob: the next N request queue interrupts are ignored, as if lost; each
         // command they would have completed times out and is found by `eh_timed_out`.
-        if let Some(n) = input.strip_prefix(b"drop-irq ") {
-            let n = core::str::from_utf8(n)
-                .ok()
-                .and_then(|n| n.trim().parse::<u32>().ok())
-                .filter(|n| *n <= 1000);
-            if let Some(n) = n {
-                v.drop_irqs.store(n, Relaxed);
+        if input.starts_with(b"drop-irq ") {
+            return v.faults.command(input);
+        }
+        // The other test knobs (see `knob`).
+        if let Some(k) = input.strip_prefix(b"fault ") {
+            let c = kernel::scsi::fault::parse(k)?;
+            if c.name == b"used-id" {
+                for q in v.queues.iter() {
+                    q.vq.bad_ids().arm(c.shots.ok_or(EINVAL)?);
+                }
                 return Ok(());
             }
+            return v.faults.command(k).map_err(|_| EINVAL);
         }
         dev_err!(
             v.pdev,
-            "debugfs: unknown command (the state file takes \"reset-stats\", \"drop-irq N\" with N at most 1000, \"hold-events\", \"release-events\" and \"bad-table\")\n"
+            "debugfs: unknown command (the state file takes \"reset-stats\", \"drop-irq N\" with N at most 1000, \"hold-events\", \"release-events\", \"bad-table\" and \"fault NAME N\")\n"
         );
         Err(EINVAL)
     }

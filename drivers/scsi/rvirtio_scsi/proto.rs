@@ -269,6 +269,12 @@ pub(crate) struct Outcome {
     pub(crate) resid: u32,
     /// The response code is none the specification defines.
     pub(crate) unknown: bool,
+    /// The device claimed more sense than the response holds (a device that lies): the driver
+    /// copies what fits and counts it.
+    pub(crate) sense_clamped: bool,
+    /// The device claimed a residual larger than the transfer: taken as the transfer length
+    /// (nothing moved), and counted.
+    pub(crate) resid_clamped: bool,
 }
 
 /// Maps a response to the midlayer's result, as `virtscsi_complete_cmd()` does, for a command
@@ -306,6 +312,9 @@ pub(crate) fn outcome(r: &CmdResp, transfer_len: u32) -> Outcome {
         sense_len: r.sense_len.min(SENSE_SIZE as u32) as usize,
         resid: r.resid.min(transfer_len),
         unknown,
+        // CAST: `SENSE_SIZE` is 96.
+        sense_clamped: r.sense_len > SENSE_SIZE as u32,
+        resid_clamped: r.resid > transfer_len,
     }
 }
 
@@ -313,6 +322,7 @@ pub(crate) fn outcome(r: &CmdResp, transfer_len: u32) -> Outcome {
 #[cfg_attr(not(test), kernel::prelude::kunit_tests(rvirtio_scsi_proto))]
 mod tests {
     use super::*;
+    use kernel::scsi::rng::Rng;
 
     /// QEMU's default configuration (virtio-scsi.c, `virtio_scsi_get_config`).
     const QEMU: [u8; CONFIG_SIZE] = [
@@ -506,7 +516,43 @@ mod tests {
         // transfer.
         let o = outcome(&resp(response::OK, 2, 5000, 9000), 512);
         assert_eq!((o.sense_len, o.resid), (SENSE_SIZE, 512));
+        assert!(o.sense_clamped && o.resid_clamped);
         let o = outcome(&resp(response::OK, 0, 0, 100), 512);
         assert_eq!(o.resid, 100);
+        assert!(!o.sense_clamped && !o.resid_clamped);
+    }
+
+    /// Responses of random bytes, for transfers of random lengths: the sense to copy fits the
+    /// response, the residual never exceeds the transfer, each is flagged exactly when the
+    /// device claimed more, and an undefined response code is an error, flagged.
+    #[test]
+    fn random_responses_are_bounded() {
+        let mut rng = Rng::new(0x5eed);
+        let mut b = [0u8; RESP_SIZE];
+        for round in 0..20000 {
+            rng.fill(&mut b);
+            // Small lengths often enough to be below the limits.
+            if round % 2 == 0 {
+                // CAST: below 200, then below 4096.
+                b[0..4].copy_from_slice(&(rng.below(200) as u32).to_le_bytes());
+                b[4..8].copy_from_slice(&(rng.below(4096) as u32).to_le_bytes());
+                // CAST: below 16.
+                b[11] = rng.below(16) as u8;
+            }
+            let r = CmdResp::read(&b);
+            // CAST: below 1 MiB.
+            let len = rng.below(1 << 20) as u32;
+            let o = outcome(&r, len);
+            assert!(o.sense_len <= SENSE_SIZE);
+            assert!(o.resid <= len);
+            let sense_cut = usize::try_from(r.sense_len).map_or(true, |n| n > o.sense_len);
+            assert_eq!(o.sense_clamped, sense_cut);
+            let resid_cut = o.resid < r.resid;
+            assert_eq!(o.resid_clamped, resid_cut);
+            if usize::from(r.response) >= response::COUNT || r.response == 10 || r.response == 11 {
+                assert!(o.unknown);
+                assert_eq!(o.host, HostByte::Error);
+            }
+        }
     }
 }

@@ -456,11 +456,10 @@ impl pci::Driver for Driver {
                 sg_limits,
                 stats: Stats::new(),
                 state: Atomic::new(host::state::RUNNING),
-                drop_irqs: Atomic::new(0),
+                faults: kernel::scsi::fault::KnobSet::new(host::knob::NAMES),
                 hold_events: Atomic::new(false),
                 held_events: Atomic::new(0),
                 needs_reset: Atomic::new(false),
-                bad_tables: Atomic::new(0),
                 reset_lock <- kernel::new_mutex!(()),
             }? Error);
             Ok(try_pin_init!(Controller {

@@ -358,6 +358,7 @@ impl<'a, 'b> More<'a, 'b> {
 #[cfg_attr(not(test), ::kernel::macros::kunit_tests(rust_scsi_sg))]
 mod tests {
     use super::*;
+    use crate::scsi::rng::Rng;
 
     /// Records segments as 12-byte little-endian descriptors, marking the last in byte 11's
     /// top bit (lengths in tests stay below 2^31).
@@ -382,21 +383,6 @@ mod tests {
             len: l & 0x7fff_ffff,
         };
         (seg, l & 0x8000_0000 != 0)
-    }
-
-    /// A small deterministic generator (xorshift64*), the same on the host and in the kernel.
-    struct Rng(u64);
-
-    impl Rng {
-        fn next(&mut self) -> u64 {
-            self.0 ^= self.0 >> 12;
-            self.0 ^= self.0 << 25;
-            self.0 ^= self.0 >> 27;
-            self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
-        }
-        fn below(&mut self, n: u64) -> u64 {
-            self.next() % n
-        }
     }
 
     #[test]
@@ -525,7 +511,7 @@ mod tests {
     /// call fails (the bounce path).
     #[test]
     fn property_every_byte_once_in_order() {
-        let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
+        let mut rng = Rng::new(0x9e37_79b9_7f4a_7c15);
         for _ in 0..500 {
             let l = Limits {
                 max_segment_size: 1 + rng.below(0x3000) as u32,

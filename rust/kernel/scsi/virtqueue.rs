@@ -32,7 +32,8 @@
 //! out (beyond the ring, never posted, or returned already) is counted and dropped, so a
 //! device that misbehaves cannot make the driver take a command twice. A used index that
 //! moves by more than the ring holds is nonsense too: the drain stops there and counts it, and
-//! the commands the device holds are left to the error handler.
+//! the commands the device holds are left to the error handler. [`SplitQueue::bad_ids`] is a
+//! test-only knob that makes the device seem to do so (see [`crate::scsi::fault`]).
 //!
 //! # Examples
 //!
@@ -60,6 +61,7 @@ use crate::{
     new_spinlock_irq,
     prelude::*,
     scsi::{
+        fault::Knob,
         ring::ContextTag,
         vring::{self, Layout, QueueSize, UsedElem},
     },
@@ -130,6 +132,8 @@ pub struct SplitQueue {
     heads: KVec<Atomic<u64>>,
     /// A copy of the consumer's `last_used`, for [`SplitQueue::has_used`] without the lock.
     last_used: Atomic<u32>,
+    /// The test knob of [`SplitQueue::bad_ids`].
+    bad_ids: Knob,
     #[pin]
     producer: SpinLockIrq<ProducerState>,
     #[pin]
@@ -225,9 +229,18 @@ impl SplitQueue {
             polled,
             heads,
             last_used: Atomic::new(0),
+            bad_ids: Knob::new(),
             producer <- new_spinlock_irq!(ProducerState::default(), "SplitQueue::producer"),
             consumer <- new_spinlock_irq!(ConsumerState::default(), "SplitQueue::consumer"),
         }))
+    }
+
+    /// A test-only knob: armed for N shots, each of the next N used elements is followed, as
+    /// if the device had written them, by two it never should: the same id again (a head
+    /// already returned) and an id beyond the ring. [`SplitQueue::drain`] must drop both and
+    /// count them ([`Snapshot::bogus_ids`]), and return the head once.
+    pub fn bad_ids(&self) -> &Knob {
+        &self.bad_ids
     }
 
     /// Whether the queue is polled (see [`SplitQueue::new`]).
@@ -340,6 +353,8 @@ impl SplitQueue {
                 st.bogus_index += 1;
                 break;
             };
+            // One relaxed load per pass when the test knob is not armed.
+            let faults = self.bad_ids.left() != 0;
             for _ in 0..n {
                 let pos = size.position(st.last_used);
                 let off = self.layout.used_ring(pos);
@@ -348,18 +363,20 @@ impl SplitQueue {
                     len: self.read32(off + 4),
                 };
                 st.last_used = st.last_used.wrapping_add(1);
-                let taken = usize::try_from(e.id)
-                    .ok()
-                    .filter(|_| vring::id_in_range(e.id, size))
-                    .and_then(|h| self.heads.get(h))
-                    .map_or(0, |h| h.xchg(0, Relaxed));
-                if taken & OUT == 0 {
-                    d.bogus += 1;
-                    continue;
+                let ctx = self.take_head(e.id, &mut d);
+                if faults && self.bad_ids.take() {
+                    // The knob: the same id again, then one beyond the ring, through the same
+                    // checks as the device's; before `f` completes the command, whose tag, and
+                    // so head, may be posted again as soon as it is.
+                    for id in [e.id, u32::from(size.get())] {
+                        if let Some(c) = self.take_head(id, &mut d) {
+                            f(c, e.len);
+                        }
+                    }
                 }
-                d.returned += 1;
-                // CAST: The low 32 bits are the context filed by `push_indirect`.
-                f(ContextTag::from_u32(taken as u32), e.len);
+                if let Some(ctx) = ctx {
+                    f(ctx, e.len);
+                }
             }
             // Ask for an interrupt at the next used entry (`used_event`); without event-idx
             // the avail flags say it once and for all. A polled queue asks for none.
@@ -380,6 +397,24 @@ impl SplitQueue {
             st.max_bundle = st.max_bundle.max(u64::from(d.returned));
         }
         d
+    }
+
+    /// Takes head `id` of a used element back and returns its context, if the head is out;
+    /// else counts the element as bogus (beyond the ring, never posted, or returned already).
+    #[inline(always)]
+    fn take_head(&self, id: u32, d: &mut Drained) -> Option<ContextTag> {
+        let taken = usize::try_from(id)
+            .ok()
+            .filter(|_| vring::id_in_range(id, self.layout.size))
+            .and_then(|h| self.heads.get(h))
+            .map_or(0, |h| h.xchg(0, Relaxed));
+        if taken & OUT == 0 {
+            d.bogus += 1;
+            return None;
+        }
+        d.returned += 1;
+        // CAST: The low 32 bits are the context filed by `push_indirect`.
+        Some(ContextTag::from_u32(taken as u32))
     }
 
     /// Whether the device has used entries the driver has not drained (`virtqueue_poll()`), for

@@ -8,6 +8,9 @@ pub mod bytes;
 /// Completion ring indices and context tags.
 #[path = "../../../../rust/kernel/scsi/ring.rs"]
 pub mod ring;
+/// The property tests' generator.
+#[path = "../../../../rust/kernel/scsi/rng.rs"]
+pub mod rng;
 /// Sense data.
 #[path = "../../../../rust/kernel/scsi/sense.rs"]
 pub mod sense;
