@@ -26,8 +26,7 @@
 //!   the controller, which clears it; every command held is completed with `DID_RESET` and
 //!   retried.
 //!
-//! When none is armed they cost two relaxed loads per reply queue drain (the FAULT flag and
-//! whether any knob is armed).
+//! When none is armed they cost one relaxed load per reply queue drain.
 
 use core::fmt;
 
@@ -48,6 +47,9 @@ pub(crate) const SENSE: usize = 3;
 
 /// The knobs of one controller.
 pub(crate) struct Faults {
+    /// Whether any knob, the firmware's included, was armed since the last `fault off`: the
+    /// one load a reply queue drain makes when none was.
+    armed: Atomic<bool>,
     pub(crate) knobs: KnobSet<4>,
     /// The firmware plays FAULT until the next controller reset (`fault firmware`).
     firmware: Atomic<bool>,
@@ -57,10 +59,17 @@ pub(crate) struct Faults {
 impl Faults {
     pub(crate) const fn new() -> Self {
         Self {
+            armed: Atomic::new(false),
             knobs: KnobSet::new(["lose", "twice", "bogus", "sense"]),
             firmware: Atomic::new(false),
             firmware_fired: Atomic::new(0),
         }
+    }
+
+    /// Whether a knob may fire.
+    #[inline(always)]
+    pub(crate) fn armed(&self) -> bool {
+        self.armed.load(Relaxed)
     }
 
     /// Takes a shot of knob `i`.
@@ -86,13 +95,19 @@ impl Faults {
             b"firmware" => {
                 self.firmware.store(true, Relaxed);
                 self.firmware_fired.add(1, Relaxed);
+                self.armed.store(true, Relaxed);
                 Ok(())
             }
             b"off" => {
+                self.armed.store(false, Relaxed);
                 self.firmware.store(false, Relaxed);
                 self.knobs.command(b"off")
             }
-            _ => self.knobs.command(input).map_err(|_| EINVAL),
+            _ => {
+                self.knobs.command(input).map_err(|_| EINVAL)?;
+                self.armed.store(true, Relaxed);
+                Ok(())
+            }
         }
     }
 

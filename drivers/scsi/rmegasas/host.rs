@@ -202,11 +202,13 @@ fn build_frame(
 }
 
 /// Completes the command the firmware reported with context `ctx`, counting it in `counts`.
+/// `faults`: a test knob may be armed ([`crate::fault`]).
 #[inline]
 fn complete_ctx(
     host: &Host<Rmegasas>,
     mfi: &Mfi<'_>,
     ctx: kernel::scsi::ring::ContextTag,
+    faults: bool,
     counts: &mut Completions,
 ) {
     let Some(mut cmd) = host.take_from_hardware(ctx) else {
@@ -232,7 +234,7 @@ fn complete_ctx(
             }
             _ => {}
         }
-        if c.status == MfiStatus::OK && mfi.faults.take(crate::fault::SENSE) {
+        if faults && c.status == MfiStatus::OK && mfi.faults.take(crate::fault::SENSE) {
             // The `sense` test knob: the firmware claims more sense than the buffer holds.
             // UNIT ATTENTION, POWER ON, RESET, in the first 18 bytes; 255 claimed.
             sense::build(
@@ -419,7 +421,9 @@ impl HostOps for Rmegasas {
         }
         // With MSI and MSI-X there is nothing to acknowledge: the doorbell counter only drives
         // INTx, and a register write costs as much as the rest of the handler under emulation.
-        mfi.drain(false, |ctx, counts| complete_ctx(host, &mfi, ctx, counts));
+        mfi.drain(false, |ctx, faults, counts| {
+            complete_ctx(host, &mfi, ctx, faults, counts)
+        });
         IrqReturn::Handled
     }
 
@@ -449,7 +453,9 @@ impl HostOps for Rmegasas {
         // an interrupt may complete a polled command first (QEMU's controller interrupts even
         // for frames that ask it not to post), which the block layer allows.
         let mfi = host.data();
-        mfi.drain(true, |ctx, counts| complete_ctx(host, &mfi, ctx, counts))
+        mfi.drain(true, |ctx, faults, counts| {
+            complete_ctx(host, &mfi, ctx, faults, counts)
+        })
     }
 
     fn eh_abort(host: &Host<Self>, cmd: &EhCommand<Self>) -> EhStatus {

@@ -491,8 +491,9 @@ impl<'bound> Mfi<'bound> {
         self.bar.write_reg(regs::IQP::zeroed().with_value(v));
     }
 
-    /// Drains the reply queue, calling `f` with each completed I/O context and the completion
-    /// counters, under the reply queue lock. Returns how many entries were found. Safe from
+    /// Drains the reply queue, calling `f` with each completed I/O context, whether a test
+    /// knob may be armed ([`Faults::armed`], read once per drain) and the completion counters,
+    /// under the reply queue lock. Returns how many entries were found. Safe from
     /// interrupt context; serialised with [`Mfi::reset`]. `polled` says whether a poll
     /// (`mq_poll`) or an interrupt asks, for the counters: either completes whatever is there,
     /// as there is one reply queue for all hardware queues.
@@ -500,7 +501,7 @@ impl<'bound> Mfi<'bound> {
     pub(crate) fn drain(
         &self,
         polled: bool,
-        mut f: impl FnMut(ContextTag, &mut Completions),
+        mut f: impl FnMut(ContextTag, bool, &mut Completions),
     ) -> u32 {
         // A poll spins: when the producer has not moved past the consumer (written under the
         // lock below), there is nothing to take the lock for. A race only makes this poll
@@ -510,8 +511,9 @@ impl<'bound> Mfi<'bound> {
         {
             return 0;
         }
+        let faults = self.faults.armed();
         // A controller in FAULT (the `firmware` knob) answers nothing: its replies are not read.
-        if self.faults.firmware() {
+        if faults && self.faults.firmware() {
             return 0;
         }
         let mut reply = self.reply.lock();
@@ -530,7 +532,6 @@ impl<'bound> Mfi<'bound> {
             Stats::inc(&self.stats.spurious);
             return 0;
         };
-        let faults = self.faults.knobs.armed();
         let mut n = 0;
         let mut it = pending;
         for i in it.by_ref() {
@@ -544,7 +545,7 @@ impl<'bound> Mfi<'bound> {
                 continue;
             }
             if !faults {
-                f(ctx, &mut reply.counts);
+                f(ctx, false, &mut reply.counts);
                 continue;
             }
             // The test knobs (see `fault`): what a broken controller would report.
@@ -556,11 +557,11 @@ impl<'bound> Mfi<'bound> {
                     tag: ctx.tag,
                     seq: ctx.seq ^ 0x8000,
                 };
-                f(other, &mut reply.counts);
+                f(other, true, &mut reply.counts);
             }
-            f(ctx, &mut reply.counts);
+            f(ctx, true, &mut reply.counts);
             if self.faults.take(fault::TWICE) {
-                f(ctx, &mut reply.counts);
+                f(ctx, true, &mut reply.counts);
             }
         }
         reply.consumer = it.at();

@@ -502,11 +502,12 @@ impl Vscsi<'_> {
     /// asked to lose this interrupt.
     #[inline]
     fn drain(&self, host: &Host<Rvscsi>, q: &Queue) {
-        if self.faults.armed() && self.drop_one() {
+        let faults = self.faults.armed();
+        if faults && self.drop_one() {
             return;
         }
         Stats::inc(&q.interrupts);
-        self.reap(host, q);
+        self.reap(host, q, faults);
     }
 
     /// Takes one from the interrupts still to drop; `false` if none is left.
@@ -521,9 +522,9 @@ impl Vscsi<'_> {
 
     /// Completes every command the device returned on request queue `q`; returns how many
     /// heads came back. From the interrupt, a poll or the error handler: the queue's consumer
-    /// lock makes them take turns.
-    fn reap(&self, host: &Host<Rvscsi>, q: &Queue) -> u32 {
-        let faults = self.faults.armed();
+    /// lock makes them take turns. `faults`: a test knob may be armed (read once by the
+    /// caller).
+    fn reap(&self, host: &Host<Rvscsi>, q: &Queue, faults: bool) -> u32 {
         q.vq.drain(|ctx, _len| {
             if !faults {
                 self.complete(host, ctx, false);
@@ -552,7 +553,7 @@ impl Vscsi<'_> {
     fn reap_all(&self, host: &Host<Rvscsi>) {
         for q in self.queues.iter() {
             if q.vq.has_used() {
-                self.reap(host, q);
+                self.reap(host, q, self.faults.armed());
             }
         }
     }
@@ -1323,7 +1324,7 @@ impl HostOps for Rvscsi {
             return 0;
         }
         Stats::inc(&v.stats.polls);
-        let n = v.reap(host, q);
+        let n = v.reap(host, q, v.faults.armed());
         v.stats.poll_completions.add(u64::from(n), Relaxed);
         n
     }
@@ -1629,17 +1630,25 @@ impl HostOps for Rvscsi {
         }
         // A test knob: the next N request queue interrupts are ignored, as if lost; each
         // command they would have completed times out and is found by `eh_timed_out`.
-        if input.starts_with(b"drop-irq ") {
-            return v.faults.command(input);
+        if input.starts_with(b"drop-irq ") && v.faults.command(input).is_ok() {
+            return Ok(());
         }
         // The other test knobs (see `knob`).
         if let Some(k) = input.strip_prefix(b"fault ") {
             let c = kernel::scsi::fault::parse(k)?;
-            if c.name == b"used-id" {
+            // `used-id` is the rings' own knob; `off` disarms it too.
+            let used = match (c.name, c.shots) {
+                (b"used-id", Some(n)) => Some(n),
+                (b"off", None) => Some(0),
+                _ => None,
+            };
+            if let Some(n) = used {
                 for q in v.queues.iter() {
-                    q.vq.bad_ids().arm(c.shots.ok_or(EINVAL)?);
+                    q.vq.bad_ids().arm(n);
                 }
-                return Ok(());
+            }
+            if c.name == b"used-id" {
+                return used.map(|_| ()).ok_or(EINVAL);
             }
             return v.faults.command(k).map_err(|_| EINVAL);
         }
