@@ -8,7 +8,8 @@
 #   make shell     the main job's VM with an interactive shell (poweroff -f to leave)
 #   make bench     C megaraid_sas vs rmegasas, side by side, on the perf kernel
 #   make modules   build the out-of-tree modules against the debug kernel
-#   make kernel    build a kernel flavour (FLAVOUR=debug|perf)
+#   make soak      the seeded soak (SOAK_SECONDS, SOAK_SEED; FLAVOUR=race for KCSAN and UBSAN)
+#   make kernel    build a kernel flavour (FLAVOUR=debug|perf|race)
 #   make hosttest  only the host tests (harness and pure Rust logic)
 #
 # The kernel build tree lives in the cache (~/.cache/rscsi, or $RSCSI_CACHE). To build the
@@ -31,10 +32,11 @@ bench:
 	$(HARNESS) bench
 
 # The seeded soak: SOAK_SECONDS of events (1800 by default), from SOAK_SEED (by default a new
-# one, printed in the log; the same seed replays the same events).
+# one, printed in the log; the same seed replays the same events), on the debug kernel or, with
+# FLAVOUR=race, on the race detector's (KCSAN and UBSAN; any report fails it).
 SOAK_SECONDS ?= 1800
 soak:
-	RSCSI_SOAK_SECONDS=$(SOAK_SECONDS) RSCSI_SOAK_SEED=$(SOAK_SEED) $(HARNESS) check --only soak-long --rerun
+	RSCSI_SOAK_SECONDS=$(SOAK_SECONDS) RSCSI_SOAK_SEED=$(SOAK_SEED) $(HARNESS) check --only soak-long --rerun --flavour $(FLAVOUR)
 
 setup:
 	tools/setup.sh

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: GPL-2.0
 #
-# Builds the rscsi test kernel: usage `build-kernel.sh debug|perf`.
+# Builds the rscsi test kernel: usage `build-kernel.sh debug|perf|race`.
 #
 #  1. Fetches the pinned source (fetch-kernel.sh) and extracts it once into the cache.
 #  2. Applies the overlay: the repository's rust/ tree (new files, copied) and
@@ -18,7 +18,7 @@
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
-flavour=${1:?usage: build-kernel.sh debug|perf}
+flavour=${1:?usage: build-kernel.sh debug|perf|race}
 cfgdir=$TOP/tools/kernel/configs
 [ -f "$cfgdir/$flavour.config" ] || die "unknown flavour '$flavour' (have: $(cd "$cfgdir" && ls *.config | sed 's/.config$//' | grep -v base | tr '\n' ' '))"
 

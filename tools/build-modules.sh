@@ -3,7 +3,7 @@
 #
 # Builds rscsi's out-of-tree modules against the kernel of a flavour, and stages them together
 # with the kernel's own modules (the C baselines megaraid_sas, virtio_pci, virtio_scsi) for the
-# initramfs: usage `build-modules.sh debug|perf`. Prints the staging directory (an
+# initramfs: usage `build-modules.sh debug|perf|race`. Prints the staging directory (an
 # INSTALL_MOD_PATH) on stdout. A warning from our modules fails the build.
 #
 # The module sources are copied by content into the cache and built there (`make M=`), so the
@@ -11,7 +11,7 @@
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
-flavour=${1:?usage: build-modules.sh debug|perf}
+flavour=${1:?usage: build-modules.sh debug|perf|race}
 kdir=$("$TOP/tools/build-kernel.sh" "$flavour")
 name=$(basename "$kdir")-$TREE_KEY
 msrc=$CACHE/modules-src/$name

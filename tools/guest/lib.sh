@@ -44,7 +44,8 @@ check() {
 # console, so that it reaches the host from inside check (whose output goes to a file); the
 # answer is left in _answer.
 sync_point() {
-	echo "RSCSI-SYNC $1" >/dev/console
+	# A part of a combined run names its sync points with its prefix (RSCSI_SYNC_PREFIX).
+	echo "RSCSI-SYNC ${RSCSI_SYNC_PREFIX:-}$1" >/dev/console
 	read -r _answer </dev/console
 	diag "sync $1: host answered $_answer"
 }
@@ -239,16 +240,23 @@ stop_load() {
 	[ $_rc = 128 ] && grep -q 'err= 0' /tmp/load.out
 }
 
-# kmemleak_check: a forced scan; fails if anything is reported. kmemleak reports no object
-# younger than 5 s (MSECS_MIN_AGE in mm/kmemleak.c), so a leak made by the plan's last steps
-# (an unload) would escape a scan made at once: the scan waits 6 s first. That wait is on the
-# guest's own clock, against a fixed age, so it holds however slow the host is.
+# kmemleak_check: two forced scans; fails if anything is reported. A leak is reported by the
+# second scan after it was made: the first records each object's checksum (an object that
+# changed since the scan before is taken as in use, and a new one always has), the second
+# reports an unreferenced object whose checksum held, if it is at least 5 s old when that
+# scan starts (MSECS_MIN_AGE in mm/kmemleak.c). So a leak made by the plan's last step (an
+# unload) needs the second scan to start 5 s after it: the first scan runs at once and the
+# second starts no earlier than 7 whole seconds of `date` after the first began, at least 6 s
+# (the first scan takes about 6 s here, so there is seldom anything left to wait). The waits
+# are on the guest's own clock, against a fixed age, so they hold however slow the host is.
 kmemleak_check() {
 	[ -e /sys/kernel/debug/kmemleak ] || { echo "no kmemleak in this kernel"; return 0; }
-	sleep 6
+	_t0=$(date +%s)
 	# A kmemleak that disabled itself (its own allocation failed, say) refuses the scan and
 	# would find nothing: that is a failure, not a pass.
 	echo scan >/sys/kernel/debug/kmemleak || { echo "kmemleak refused the scan: disabled"; return 1; }
+	_left=$((_t0 + 7 - $(date +%s)))
+	[ "$_left" -gt 0 ] && sleep "$_left"
 	echo scan >/sys/kernel/debug/kmemleak
 	_leaks=$(cat /sys/kernel/debug/kmemleak)
 	[ -z "$_leaks" ] && { echo "kmemleak: nothing found"; return 0; }
@@ -256,7 +264,40 @@ kmemleak_check() {
 	return 1
 }
 
+# rscsi_run_parts: a combined run (tools/rscsi/suite.py, combined): the plans of RSCSI_PARTS
+# in turn, part K with the settings of /rscsi/part-K.conf, as one KTAP. Each part runs in a
+# subshell, so that its settings and the functions of its plan do not reach the next; the
+# KTAP counters come back through a file (a part that dies before writing them leaves the
+# count short, which the host judges a failure).
+rscsi_run_parts() {
+	_total=0
+	_k=0
+	for _p in $RSCSI_PARTS; do
+		_n=$(. "/rscsi/part-$_k.conf" && . "/rscsi/plans/$_p.sh" && echo "$plan_tests")
+		_total=$((_total + ${_n:-0}))
+		_k=$((_k + 1))
+	done
+	echo "RSCSI-BEGIN parts"
+	ktap_begin $((_total + 1))
+	_k=0
+	for _p in $RSCSI_PARTS; do
+		diag "part $_k: plan $_p"
+		(
+			. "/rscsi/part-$_k.conf"
+			. "/rscsi/plans/$_p.sh"
+			plan_main
+			echo "$KTAP_N $KTAP_FAILED" >/tmp/ktap.state
+		)
+		read -r KTAP_N KTAP_FAILED </tmp/ktap.state
+		_k=$((_k + 1))
+	done
+	check "kmemleak scan finds nothing" kmemleak_check
+	echo "# rscsi: $KTAP_N tests run, $KTAP_FAILED failed"
+	echo "RSCSI-END parts"
+}
+
 rscsi_run_plan() {
+	[ "$1" = parts ] && { rscsi_run_parts; return; }
 	_plan=/rscsi/plans/$1.sh
 	if [ ! -f "$_plan" ]; then
 		ktap_begin 1

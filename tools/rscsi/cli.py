@@ -81,7 +81,7 @@ def boot(run, kernel, parts, outdir, *, echo=False, trace=None, interactive=Fals
     settings = dict(run.settings)
     settings["RSCSI_PLAN"] = "shell" if interactive else run.plan
     runpart = os.path.join(outdir, f"{run.name}.run.cpio")
-    initramfs.build_run(settings, runpart)
+    initramfs.build_run(settings, runpart, run.parts)
     initrd = initramfs.concat(parts + [runpart], os.path.join(outdir, f"{run.name}.initrd"))
     vm = Vm(kernel, initrd, run.hbas, trace=trace,
             append=" ".join(a for a in (run.append, "" if run.kunit else "kunit.enable=0") if a),
@@ -117,7 +117,8 @@ def run_key(run, kernel, parts):
                                          [(d.size, d.kind, d.block_size, d.scsi_id, d.lun,
                                            d.blkdebug, d.latency_ms, sorted(d.device_opts.items()))
                                           for d in x.disks]) for x in run.hbas],
-                   sorted(run.settings.items()), run.expect, run.kunit)).encode())
+                   sorted(run.settings.items()), run.expect, run.kunit,
+                   [(p, sorted(s.items())) for p, s in run.parts])).encode())
     if run.hbas and any(d.blkdebug for x in run.hbas for d in x.disks):
         for x in run.hbas:
             for d in x.disks:
@@ -220,7 +221,7 @@ def cmd_check(args):
         failed += f
         for name, ok, sp, sf, text in suites:
             lines.append((ok, f"host: {name}: {sp} passed, {sf} failed", text if not ok else ""))
-    kernel, parts = prepare("debug")
+    kernel, parts = prepare(args.flavour)
     outdir = run_dir()
     # A run whose inputs are all unchanged since it last passed is not booted again, unless
     # asked (--rerun) or under CI, which always runs everything.
@@ -422,11 +423,14 @@ def main(argv=None):
     c.add_argument("-v", "--verbose", action="store_true", help="echo the guest console")
     c.add_argument("--rerun", action="store_true",
                    help="boot every run, even those unchanged since they passed")
+    c.add_argument("--flavour", default="debug", choices=["debug", "race"],
+                   help="the kernel: debug (KASAN, lockdep, kmemleak; what check is judged "
+                        "on) or race (KCSAN, UBSAN, lockdep, kmemleak; for the soak)")
     c.set_defaults(func=cmd_check)
     for name, func, hlp in (("run", cmd_run, "the main job"), ("shell", cmd_shell, "interactive VM"),
                             ("plan", cmd_plan, "one plan on the given devices")):
         p = sub.add_parser(name, help=hlp)
-        p.add_argument("--flavour", default="debug", choices=["debug", "perf"])
+        p.add_argument("--flavour", default="debug", choices=["debug", "perf", "race"])
         if name != "run":
             if name == "plan":
                 p.add_argument("plan", help="a plan in tools/guest/plans (without .sh)")

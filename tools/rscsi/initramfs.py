@@ -128,12 +128,18 @@ def shell_quote(value):
     return "'" + str(value).replace("'", "'\\''") + "'"
 
 
-def build_run(settings, out_path):
-    """Writes the per-run archive with /rscsi/run.conf from a dict of shell variables."""
-    text = "".join(f"{k}={shell_quote(v)}\n" for k, v in sorted(settings.items()))
+def _conf(settings):
+    return "".join(f"{k}={shell_quote(v)}\n" for k, v in sorted(settings.items())).encode()
+
+
+def build_run(settings, out_path, parts=()):
+    """Writes the per-run archive with /rscsi/run.conf from a dict of shell variables, and
+    /rscsi/part-K.conf for each part (plan, settings) of a combined run."""
     with open(out_path, "wb") as f:
         w = cpio.Writer(f)
-        w.file("rscsi/run.conf", text.encode())
+        w.file("rscsi/run.conf", _conf(settings))
+        for k, (_plan, part) in enumerate(parts):
+            w.file(f"rscsi/part-{k}.conf", _conf(part))
         w.close()
     return out_path
 

@@ -15,6 +15,8 @@ import re
 REPORTS = [
     ("kasan", re.compile(r"BUG: KASAN:|KASAN: ")),
     ("ubsan", re.compile(r"UBSAN: ")),
+    # The race flavour's data race detector ("BUG: KCSAN: data-race in ...").
+    ("kcsan", re.compile(r"BUG: KCSAN: ")),
     ("lockdep", re.compile(
         r"possible circular locking dependency|possible recursive locking|inconsistent lock state"
         r"|possible irq lock inversion|suspicious RCU usage|lock held when returning to user space"

@@ -123,14 +123,19 @@ class Hba:
         return f"0000:00:{self.slot:02x}.0"
 
 
-def assign(hbas):
+def assign(hbas, first=0):
     """Gives each HBA its PCI slot and each disk without one its SCSI id; checks for clashes.
+
+    ``first`` is the index in the VM of the first of ``hbas`` (a part of a combined run, see
+    suite.combined): the slots are those the whole VM's list gives them.
 
     An HBA behind a root port (``hotplug``) is on the port's secondary bus: the firmware
     numbers the ports' buses from 1 in slot order, and Linux keeps its numbers."""
     bus = 0
     for i, hba in enumerate(hbas):
-        hba.slot = FIRST_SLOT + i
+        if first and hba.hotplug:
+            raise ValueError("an HBA behind a root port cannot be part of a combined run")
+        hba.slot = FIRST_SLOT + first + i
         if hba.hotplug:
             bus += 1
             hba.bus = bus

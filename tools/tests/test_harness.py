@@ -166,6 +166,38 @@ class BenchRunTest(unittest.TestCase):
             suite.bench_run("megasas", "megaraid_sas", "rmegasas", 1, 1, jobs=["randread-8k"])
 
 
+class CombinedRunTest(unittest.TestCase):
+    def test_parts_see_their_own_controllers(self):
+        from rscsi import suite
+        run = suite.combined("io", [
+            suite.rmegasas_integrity(),
+            suite.rmegasas_hotplug("hp", "megasas", jbod=False, at=1),
+            suite.rvirtio_integrity(at=2),
+        ], "three parts")
+        self.assertEqual(run.plan, "parts")
+        self.assertEqual(run.settings["RSCSI_PARTS"], "integrity hotplug integrity")
+        self.assertEqual([h.pci_address for h in run.hbas],
+                         ["0000:00:10.0", "0000:00:11.0", "0000:00:12.0", "0000:00:13.0"])
+        tables = [s["RSCSI_DISKS"].splitlines() for _, s in run.parts]
+        # Each part's disk table holds its own controllers, by their index and address in
+        # the whole VM.
+        self.assertEqual([t.split()[:3] for t in tables[0]], [["0", "megasas-gen2", "0000:00:10.0"]])
+        self.assertEqual([t.split()[:3] for t in tables[1]], [["1", "megasas", "0000:00:11.0"]])
+        self.assertEqual([t.split()[2] for t in tables[2]], ["0000:00:12.0", "0000:00:13.0"])
+        # Settings that name an address name the part's own controller.
+        self.assertEqual(run.parts[2][1]["RSCSI_ACCESS_PLATFORM"], "0000:00:13.0")
+        self.assertEqual([s["RSCSI_SYNC_PREFIX"] for _, s in run.parts], ["p0.", "p1.", "p2."])
+        self.assertEqual(sorted(run.hooks), ["p1.hotplug-add", "p1.hotplug-remove"])
+
+    def test_part_out_of_place_or_with_kernel_parameters_refused(self):
+        from rscsi import suite
+        with self.assertRaises(ValueError):
+            # Built for slot 0, placed second.
+            suite.combined("x", [suite.rmegasas_integrity(), suite.rvirtio_integrity()], "")
+        with self.assertRaises(ValueError):
+            suite.combined("x", [suite.faults("f", "rmegasas", 7)], "")
+
+
 class FakeVm(Vm):
     """A Vm whose "QEMU" is a Python one-liner, to test the runner without booting."""
 

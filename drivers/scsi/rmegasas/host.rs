@@ -91,9 +91,6 @@ impl Default for Internal {
 /// Reserved commands per hardware queue: one ABORT at a time (the error handler runs one).
 pub(crate) const RESERVED_CMDS: u16 = 1;
 
-/// How long an ABORT frame may take before the error handler gives up on it (and escalates).
-const ABORT_TIMEOUT: Delta = Delta::from_secs(30);
-
 /// How long a device reset waits for the device's commands to drain.
 const DEVICE_RESET_DRAIN: Delta = Delta::from_secs(30);
 
@@ -484,7 +481,9 @@ impl HostOps for Rmegasas {
         // The ABORT frame is a reserved command: a frame of the pool, posted and completed
         // like I/O (through the interrupt handler), with no lock of its own.
         let status = host
-            .execute_reserved(ABORT_TIMEOUT, |d| {
+            // An ABORT may take as long as a polled frame (`fw_timeout`) before the error
+            // handler gives up on it (and escalates).
+            .execute_reserved(mfi.fw_timeout, |d| {
                 d.abort_index.store(u32::from(cmd.index()), Relaxed);
                 d.abort_ctx.store(ctx.to_u32(), Relaxed);
             })

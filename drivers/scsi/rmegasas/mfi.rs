@@ -90,9 +90,6 @@ const CONSUMER: usize = 16;
 const QUEUE_INFO: usize = 32;
 const REPLIES: usize = 64;
 
-/// How long a polled command may take. QEMU completes them at once; firmware on real
-/// controllers can take seconds, and Linux allows 180 s for some.
-const POLL_TIMEOUT: Delta = Delta::from_secs(30);
 /// How long the firmware may take to reach READY after a reset.
 const READY_TIMEOUT: Delta = Delta::from_secs(60);
 
@@ -281,7 +278,9 @@ pub(crate) struct Mfi<'bound> {
     #[pin]
     reply: SpinLockIrq<Reply>,
     #[pin]
-    mgmt: Mutex<SlotPool>,
+    mgmt: Mutex<Mgmt>,
+    /// How long a polled frame or an ABORT may take (`fw_timeout`).
+    pub(crate) fw_timeout: Delta,
     /// Non-zero once the controller was given up on ([`Mfi::kill`]): nothing is posted to it
     /// again until it is probed anew.
     dead: Atomic<u32>,
@@ -357,6 +356,15 @@ pub(crate) struct Setup<'bound> {
     pub(crate) poll_queues: u16,
     /// Most SG elements a frame describes; 0 for the firmware's limit (`sge_limit`).
     pub(crate) sge_limit: u16,
+    /// How long a polled frame or an ABORT may take (`fw_timeout`).
+    pub(crate) fw_timeout: Delta,
+}
+
+/// The management frame, polled by probe, the rescans and controller resets (under
+/// [`Mfi`]'s `mgmt` lock), and how long the firmware may take to answer it.
+struct Mgmt {
+    pool: SlotPool,
+    timeout: Delta,
 }
 
 impl<'bound> Mfi<'bound> {
@@ -379,6 +387,7 @@ impl<'bound> Mfi<'bound> {
                 use_ldio,
                 poll_queues,
                 sge_limit,
+                fw_timeout,
             } = s;
             // Linux reads the MSI-X bit as "the firmware takes IEEE SGEs"; QEMU agrees.
             let sge = if dma32 {
@@ -395,7 +404,10 @@ impl<'bound> Mfi<'bound> {
 
             let pool = SlotPool::new(dev, cmds, frame_bytes, SENSE_BUFFERSIZE)
                 .inspect_err(|_| dev_err!(pdev, "cannot allocate {} frames\n", cmds))?;
-            let mut mgmt = SlotPool::new(dev, 1, frame::FRAME_SIZE, MGMT_BUF)?;
+            let mut mgmt = Mgmt {
+                pool: SlotPool::new(dev, 1, frame::FRAME_SIZE, MGMT_BUF)?,
+                timeout: fw_timeout,
+            };
             let ring_words = REPLIES + usize::from(limits.max_cmds);
             let ring_mem = Coherent::<u32>::zeroed_slice(dev, ring_words, GFP_KERNEL)
                 .inspect_err(|_| dev_err!(pdev, "cannot allocate the reply queue\n"))?;
@@ -453,6 +465,7 @@ impl<'bound> Mfi<'bound> {
                     "rmegasas_reply"
                 ),
                 mgmt <- new_mutex!(mgmt, "rmegasas_mgmt"),
+                fw_timeout,
                 dead: Atomic::new(0),
                 stats: Stats::new(),
                 faults: Faults::new(),
@@ -715,13 +728,18 @@ fn mbox_byte0(b: u8) -> [u8; 12] {
 }
 
 /// Polls the status byte of management frame `index` until the firmware writes it.
-fn wait_status(mgmt: &SlotPool, index: u16) -> Result<MfiStatus> {
-    // TIMEOUT: See `POLL_TIMEOUT`.
+fn wait_status(mgmt: &Mgmt, index: u16) -> Result<MfiStatus> {
+    // TIMEOUT: the `fw_timeout` module parameter (rmegasas.rs).
     let s = read_poll_timeout(
-        || Ok(mgmt.cmd_byte(index, frame::hdr::CMD_STATUS).unwrap_or(0)),
+        || {
+            Ok(mgmt
+                .pool
+                .cmd_byte(index, frame::hdr::CMD_STATUS)
+                .unwrap_or(0))
+        },
         |s: &u8| *s != frame::STATUS_PENDING,
         Delta::from_micros(20),
-        POLL_TIMEOUT,
+        mgmt.timeout,
     )?;
     Ok(MfiStatus(s))
 }
@@ -730,7 +748,7 @@ fn wait_status(mgmt: &SlotPool, index: u16) -> Result<MfiStatus> {
 fn init_queue(
     pdev: &pci::Device,
     bar: &Bar<'_>,
-    mgmt: &mut SlotPool,
+    mgmt: &mut Mgmt,
     ring_mem: &Coherent<[u32]>,
     max_cmds: u16,
 ) -> Result {
@@ -755,7 +773,7 @@ fn init_queue(
     }
     .to_u32();
     let fa = {
-        let slot = mgmt.slot_exclusive(MGMT_POLL).ok_or(EINVAL)?;
+        let slot = mgmt.pool.slot_exclusive(MGMT_POLL).ok_or(EINVAL)?;
         frame::write_init(slot.cmd, ctx, addr(QUEUE_INFO));
         u32::try_from(slot.cmd_dma).map_err(|_| EINVAL)?
     };
@@ -774,14 +792,14 @@ fn init_queue(
 fn polled_dcmd<'a>(
     pdev: &pci::Device,
     bar: &Bar<'_>,
-    mgmt: &'a mut SlotPool,
+    mgmt: &'a mut Mgmt,
     opcode: u32,
     mbox: &[u8; 12],
     len: usize,
 ) -> Result<&'a [u8]> {
     let fmt = SgeFormat::Sge64;
     {
-        let slot = mgmt.slot_exclusive(MGMT_POLL).ok_or(EINVAL)?;
+        let slot = mgmt.pool.slot_exclusive(MGMT_POLL).ok_or(EINVAL)?;
         slot.resp[..len].fill(0);
         let h = Header {
             cmd: MfiCmd::Dcmd,
@@ -828,13 +846,13 @@ fn polled_dcmd<'a>(
         );
         return Err(EIO);
     }
-    let slot = mgmt.slot_exclusive(MGMT_POLL).ok_or(EINVAL)?;
+    let slot = mgmt.pool.slot_exclusive(MGMT_POLL).ok_or(EINVAL)?;
     Ok(&slot.resp[..len])
 }
 
 /// Reads the targets present: the PD list in JBOD mode, else the LD list. Polled. A list whose
 /// count runs past its buffer fails (probe, or the rescan, which then changes nothing).
-fn drive_list(pdev: &pci::Device, bar: &Bar<'_>, mgmt: &mut SlotPool, jbod: bool) -> Result<u64> {
+fn drive_list(pdev: &pci::Device, bar: &Bar<'_>, mgmt: &mut Mgmt, jbod: bool) -> Result<u64> {
     // QEMU rejects LD lists over 1032 bytes (8 + 64 entries of 16).
     let (name, opcode, len) = if jbod {
         ("PD", dcmd::PD_GET_LIST, MGMT_BUF)

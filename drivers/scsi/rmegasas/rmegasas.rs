@@ -19,6 +19,7 @@ use kernel::{
         self,
         HostConfig, //
     },
+    time::Delta,
 };
 
 mod fault;
@@ -123,7 +124,14 @@ struct Params {
     queues: u32,
     /// Poll queues, in addition to `queues`.
     poll_queues: u32,
+    fw_timeout: Delta,
 }
+
+/// The longest `fw_timeout` (30 s by default): how long a polled frame (INIT, a DCMD) or an
+/// ABORT may take. QEMU answers at once; firmware on real controllers can take seconds, and
+/// megaraid_sas allows up to 180 s (`resetwaittime`). A controller that stopped answering
+/// (bus mastering off, say) costs the error handler this long per frame, so tests lower it.
+const MAX_FW_TIMEOUT_SECS: i64 = 180;
 
 /// The most hardware queues rmegasas sets up.
 const MAX_QUEUES: i64 = 16;
@@ -172,6 +180,16 @@ fn params(pdev: &pci::Device) -> Result<Params> {
         );
         return Err(EINVAL);
     }
+    let fw_timeout = module_parameters::fw_timeout.value();
+    if !(1..=MAX_FW_TIMEOUT_SECS).contains(&fw_timeout) {
+        dev_err!(
+            pdev,
+            "fw_timeout={} is out of range (1..={} seconds)\n",
+            fw_timeout,
+            MAX_FW_TIMEOUT_SECS
+        );
+        return Err(EINVAL);
+    }
     Ok(Params {
         irq_types: types,
         depth_cap: u32::try_from(depth).ok().filter(|&d| d > 0),
@@ -179,6 +197,7 @@ fn params(pdev: &pci::Device) -> Result<Params> {
         sge_limit: u16::try_from(sge_limit).unwrap_or(0),
         queues,
         poll_queues: u32::try_from(poll_queues).unwrap_or(0),
+        fw_timeout: Delta::from_secs(fw_timeout),
     })
 }
 
@@ -201,6 +220,7 @@ impl pci::Driver for Driver {
                 sge_limit,
                 queues,
                 poll_queues,
+                fw_timeout,
             } = params(pdev)?;
             pdev.enable_device_mem()?;
             pdev.set_master();
@@ -296,6 +316,7 @@ impl pci::Driver for Driver {
                 // CAST: below `MAX_QUEUES`.
                 poll_queues: poll_queues as u16,
                 sge_limit,
+                fw_timeout,
             };
             Ok(try_pin_init!(Controller {
                 host <- scsi::Registration::new(
@@ -368,6 +389,10 @@ kernel::module_pci_driver! {
         sge_limit: i64 {
             default: 0,
             description: "Testing: describe at most N (1..=255) SG elements per frame; longer lists go through the bounce buffer. 0: the firmware's limit",
+        },
+        fw_timeout: i64 {
+            default: 30,
+            description: "Seconds the firmware may take to answer a polled frame (INIT, DCMD) or an ABORT before the driver gives up on it, 1..=180 (default: 30)",
         },
     },
 }

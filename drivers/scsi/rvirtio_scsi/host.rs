@@ -108,12 +108,6 @@ pub(crate) const FIRST_REQUEST_QUEUE: u16 = 2;
 /// send one meanwhile. The control queue holds one head per reserved command.
 pub(crate) const RESERVED_CMDS: u16 = 1;
 
-/// How long a task management function may take before the error handler gives up on it and
-/// escalates. QEMU answers an `ABORT_TASK` only once the aborted request's I/O has ended (it
-/// cannot cancel AIO), which in the abort plan takes up to the disk's 10 s latency: three times
-/// that.
-const TMF_TIMEOUT: Delta = Delta::from_secs(30);
-
 /// The host's work item for events (`HostOps::work`).
 pub(crate) const EVENT_WORK: u8 = 0;
 
@@ -360,9 +354,20 @@ pub(crate) mod knob {
     pub(crate) const RESID: usize = 4;
     /// A good response claims CHECK CONDITION with more sense than it holds.
     pub(crate) const SENSE: usize = 5;
+    /// A task management function the device answered is taken as `FUNCTION_REJECTED`, as
+    /// from a device that will not do it: the error handler escalates (abort, LUN reset,
+    /// target reset, host reset), whatever the device did.
+    pub(crate) const TMF_REJECT: usize = 6;
     /// Their names.
-    pub(crate) const NAMES: [&str; 6] =
-        ["drop-irq", "bad-table", "twice", "bogus", "resid", "sense"];
+    pub(crate) const NAMES: [&str; 7] = [
+        "drop-irq",
+        "bad-table",
+        "twice",
+        "bogus",
+        "resid",
+        "sense",
+        "tmf-reject",
+    ];
 }
 
 /// Whether the device takes commands ([`Vscsi::state`]).
@@ -419,6 +424,8 @@ pub(crate) struct Vscsi<'bound> {
     /// Per command index: the request header and indirect table (command slot), the response
     /// header (response slot). Reserved commands use theirs for a task management request.
     pub(crate) pool: SlotPool,
+    /// How long a task management function may take (`tmf_timeout`).
+    pub(crate) tmf_timeout: Delta,
     pub(crate) features: u64,
     /// `VIRTIO_F_ACCESS_PLATFORM` was not negotiated: the device takes guest-physical
     /// addresses, bypassing the DMA API, and commands' data is given it unmapped
@@ -434,7 +441,7 @@ pub(crate) struct Vscsi<'bound> {
     /// command reaches a ring while the device is reset.
     pub(crate) state: Atomic<u32>,
     /// The test-only fault knobs ([`knob`]), off unless armed through debugfs.
-    pub(crate) faults: KnobSet<6>,
+    pub(crate) faults: KnobSet<7>,
     /// A test knob (`hold-events`): event buffers are handled but not posted again, so that
     /// the device runs out of them and drops events (`EVENTS_MISSED`).
     pub(crate) hold_events: Atomic<bool>,
@@ -601,7 +608,11 @@ impl Vscsi<'_> {
     /// the response code, or why there was none (no reserved command could be had, it timed
     /// out, or a host reset took it back).
     fn tmf(&self, host: &Host<Rvscsi>, function: Tmf, lun: [u8; 8], tag: u64) -> Result<u8> {
-        let r = host.execute_reserved(TMF_TIMEOUT, |d| {
+        // QEMU answers an `ABORT_TASK` only once the aborted request's I/O has ended (it
+        // cannot cancel AIO); a function that takes longer than `tmf_timeout` fails (the
+        // midlayer escalates), and its reserved command's index stays abandoned until the
+        // device answers late or a reset makes it forget.
+        let r = host.execute_reserved(self.tmf_timeout, |d| {
             d.function.store(function as u32, Relaxed);
             d.lun.store(u64::from_le_bytes(lun), Relaxed);
             d.tag.store(tag, Relaxed);
@@ -609,7 +620,10 @@ impl Vscsi<'_> {
         })?;
         r.result()?;
         // CAST: stored from a `u8` by `drain_ctrl`.
-        let code = r.data().response.load(Relaxed) as u8;
+        let mut code = r.data().response.load(Relaxed) as u8;
+        if self.faults.take(knob::TMF_REJECT) {
+            code = response::FUNCTION_REJECTED;
+        }
         Stats::inc(&self.stats.tmf_responses[usize::from(code).min(response::COUNT)]);
         Ok(code)
     }

@@ -176,7 +176,8 @@ pub(crate) mod response {
     pub(crate) const FAILURE: u8 = 9;
     /// Task management only: the function succeeded (an `I_T_NEXUS_RESET`, say).
     pub(crate) const FUNCTION_SUCCEEDED: u8 = 10;
-    // 11, FUNCTION_REJECTED, answers task management only: the device will not do it.
+    /// Task management only: the device will not do the function.
+    pub(crate) const FUNCTION_REJECTED: u8 = 11;
     pub(crate) const INCORRECT_LUN: u8 = 12;
     /// One more than the highest code: counters are kept for `0..COUNT`, and one for others.
     pub(crate) const COUNT: usize = 13;

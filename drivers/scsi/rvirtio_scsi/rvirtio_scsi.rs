@@ -30,6 +30,7 @@ use kernel::{
         HostConfig,
     },
     sync::atomic::Atomic,
+    time::Delta,
 };
 
 mod event;
@@ -104,7 +105,14 @@ struct Params {
     msix: bool,
     /// The largest queue size wanted.
     max_queue_size: u16,
+    /// How long a task management function may take.
+    tmf_timeout: Delta,
 }
+
+/// The longest `tmf_timeout`, in seconds (30 by default). C virtio_scsi waits for a task
+/// management function without a bound; a bound lets the error handler escalate past a
+/// device that never answers.
+const MAX_TMF_TIMEOUT_SECS: i64 = 300;
 
 /// Reads and checks the module parameters.
 fn params(pdev: &pci::Device) -> Result<Params> {
@@ -142,11 +150,22 @@ fn params(pdev: &pci::Device) -> Result<Params> {
             return Err(EINVAL);
         }
     };
+    let tmf = module_parameters::tmf_timeout.value();
+    if !(1..=MAX_TMF_TIMEOUT_SECS).contains(&tmf) {
+        dev_err!(
+            pdev,
+            "tmf_timeout={} is out of range (1..={} seconds)\n",
+            tmf,
+            MAX_TMF_TIMEOUT_SECS
+        );
+        return Err(EINVAL);
+    }
     Ok(Params {
         queues,
         poll_queues,
         msix: module_parameters::msix.value(),
         max_queue_size,
+        tmf_timeout: Delta::from_secs(tmf),
     })
 }
 
@@ -455,6 +474,7 @@ impl pci::Driver for Driver {
                 irq,
                 sg_limits,
                 stats: Stats::new(),
+                tmf_timeout: p.tmf_timeout,
                 state: Atomic::new(host::state::RUNNING),
                 faults: kernel::scsi::fault::KnobSet::new(host::knob::NAMES),
                 hold_events: Atomic::new(false),
@@ -521,6 +541,10 @@ kernel::module_pci_driver! {
         max_queue_size: i64 {
             default: 0,
             description: "Largest virtqueue size, a power of two 2..=32768; 0: the device's",
+        },
+        tmf_timeout: i64 {
+            default: 30,
+            description: "Seconds a task management function (abort, LUN or target reset) may take before the error handler gives up on it and escalates, 1..=300 (default: 30)",
         },
     },
 }

@@ -69,7 +69,10 @@ unplug_under_load() {
 	esac
 	rescan "0 added, 1 removed, 0 failed" || return 1
 	wait_until 60 no_hp || { echo "$gone is still there"; return 1; }
-	ls /sys/class/scsi_device/ | grep ":0:$RSCSI_HOTPLUG_ID:0\$" && return 1
+	# This controller's SCSI device (another controller of a combined run may have one at
+	# the same target).
+	ls -d /sys/bus/pci/devices/"$pci"/host*/target*/*:0:"$RSCSI_HOTPLUG_ID":0 2>/dev/null &&
+		return 1
 	echo "$gone removed"
 }
 

@@ -14,8 +14,25 @@
 #   - Controller 1's disk holds every request for RSCSI_LATENCY_MS (10 s, five times the worst
 #     case of the 1 s timeout; see ABORT_LATENCY_MS in suite.py): a READ(10) with a 1 s timeout
 #     is aborted (ABORT_TASK), without a reset, and the disk answers afterwards (the "abort"
-#     plan's steps). Controller 1 is then detached (driver_override), so that the reloads below
-#     do not scan its slow disk again.
+#     plan's steps). Then the timeout ladder: with the driver's tmf-reject knob (3 shots) the
+#     device's answers to task management are taken as FUNCTION_REJECTED, so that the same
+#     held READ(10) takes the error handler through abort, LUN reset and target reset, each
+#     refused, to a host reset (a device reset), which succeeds; the command ends once (its
+#     late completion ignored), and a verified load on the controller's second, fast disk
+#     loses nothing. QEMU 7.2 itself never makes the midlayer go past the abort: it answers an
+#     ABORT_TASK when the held I/O ends, and a LUN reset by draining it; a refusing device is
+#     what makes each step fail, whatever the latency. The C driver never aborts (its baseline
+#     step above): there is no ladder to compare. Then the ladder as the latency demands it:
+#     reloaded with tmf_timeout=1, the same READ(10) gets its abort sent 1 to 2 s after it
+#     (its 1 s timeout, rounded up to the next second), and that abort fails by its own 1 s
+#     timeout (1 to 2 s) some 3 to 4 s in, while QEMU holds its answer until the I/O ends,
+#     10 s in (host time): the guest may fall 6 s behind before the outcome changes, two and
+#     a half times the worst case seen here. The queue's one reserved command then stays
+#     abandoned until the device answers it or a reset, so the LUN and target resets cannot be
+#     sent (they fail at once) and a host reset ends the command (QEMU drains the I/O in the
+#     vCPU that reset it: a stall of at most the rest of the 10 s, below the soft-lockup and
+#     RCU stall thresholds). Controller 1 is then detached
+#     (driver_override), so that the reloads below do not scan its slow disk again.
 #   - Controller 0's disk, under a verified fio load: LUN, target and host resets (sg_reset -d,
 #     -t, -H) lose no I/O and move the counters; a lost interrupt (the driver's drop-irq debugfs
 #     knob) is found by eh_timed_out in the used ring, without an abort; unbind/bind and
@@ -31,7 +48,7 @@ plan_tests=0
 for _m in $RSCSI_MODULES; do
 	case $_m in
 	*+*) plan_tests=$((plan_tests + 5)) ;;
-	*) plan_tests=$((plan_tests + 15)) ;;
+	*) plan_tests=$((plan_tests + 22)) ;;
 	esac
 done
 
@@ -90,6 +107,87 @@ lost_interrupt() {
 	[ "$(sed -n 's/^aborts: //p' "$state")" = "$_aborts" ] || { echo "an abort was sent"; return 1; }
 }
 
+# counter NAME: a counter of the driver's debugfs state.
+counter() { sed -n "s/^$1: //p" "$state"; }
+
+# note NAME:N...: remembers each counter NAME (in _was_NAME).
+note() {
+	for _c in "$@"; do
+		eval "_was_${_c%%:*}=\$(counter ${_c%%:*})"
+	done
+}
+
+# moved NAME:N...: each counter NAME moved by N since `note`; prints them.
+moved() {
+	_m=0
+	for _c in "$@"; do
+		_n=${_c%%:*}
+		eval "_was=\$_was_$_n"
+		echo "$_n: $(counter "$_n") (was $_was)"
+		[ "$(counter "$_n")" = $((_was + ${_c##*:})) ] ||
+			{ echo "$_n: wanted $((_was + ${_c##*:}))"; _m=1; }
+	done
+	return $_m
+}
+
+# LADDER: the counters the ladder moves, and by how much.
+LADDER="aborts:1 aborts_failed:1 device_resets:1 device_resets_failed:1 target_resets:1
+target_resets_failed:1 host_resets:1 host_resets_failed:0"
+
+# ladder FAST: the held READ(10) with the device's task management answers refused (see the
+# header), and a verified load on FAST.
+ladder() {
+	note $LADDER
+	load_bg "$1" || return 1
+	echo "fault tmf-reject 3" >"$state" || { stop_load; return 1; }
+	timed_out
+	_held=$?
+	echo "# the load on $1:"
+	# (stop_load sets _rc of its own.)
+	stop_load || { echo "the load on the other disk failed"; return 1; }
+	return $_held
+}
+
+# ladder_counted: each step of the ladder was tried once and refused, the host reset done, the
+# knob spent, nothing left outstanding.
+ladder_counted() {
+	grep -E '^(late_completions|fault_tmf-reject):' "$state"
+	moved $LADDER
+	_bad=$?
+	grep -q '^fault_tmf-reject: 3 (armed 0)$' "$state" || { echo "the knob did not fire 3 times"; _bad=1; }
+	grep -q '^outstanding: 0$' "$state" || { echo "commands outstanding"; _bad=1; }
+	return $_bad
+}
+
+# TMF_LADDER: what an abort that outlasts tmf_timeout moves: it fails; the queue's one
+# reserved command stays abandoned until the device answers it (when the I/O ends) or a reset,
+# so the LUN and target resets cannot be sent and fail at once; the host reset ends it.
+TMF_LADDER="aborts:1 aborts_failed:1 device_resets:1 device_resets_failed:1 target_resets:1
+target_resets_failed:1 host_resets:1 host_resets_failed:0"
+
+# reload_tmf SECONDS: the driver again, with tmf_timeout=SECONDS; the slow disk found again.
+reload_tmf() {
+	rmmod "$mod" || return 1
+	modprobe "$mod" tmf_timeout="$1" || return 1
+	# The latency disk's scan reads take RSCSI_LATENCY_MS each: 600 s allows for 60.
+	wait_disks 600 "$mod" || return 1
+	rscsi_disks "$mod" | sed -n 2p >/tmp/disks
+	the_disk
+	state=$(host_state "$mod" "$pci")
+}
+
+# outlasted: the held READ(10) (see the header) with tmf_timeout=1: the abort gets no answer
+# in time and fails, and the ladder climbs to a host reset, which ends the command.
+outlasted() {
+	note $TMF_LADDER
+	timed_out || return 1
+	grep -E '^late_completions:' "$state"
+	moved $TMF_LADDER
+	_bad=$?
+	grep -q '^outstanding: 0$' "$state" || { echo "commands outstanding"; _bad=1; }
+	return $_bad
+}
+
 # detach PCI: unbinds the controller and keeps it unbound (driver_override), and drops its
 # disks from the expected ones.
 detach() {
@@ -101,6 +199,8 @@ detach() {
 # rust MODULE: the Rust driver's steps.
 rust() {
 	mod=$1
+	check "$mod: tmf_timeout=0 and =301 are refused, naming the range" \
+		sh -c "RSCSI_DRIVER=$mod; . /rscsi/plans/probe.sh; refused tmf_timeout=0 && refused tmf_timeout=301"
 	check "$mod: load" modprobe "$mod"
 	# The latency disk's scan reads take RSCSI_LATENCY_MS each: 600 s allows for 60.
 	check "$mod: both disks appear" wait_disks 600 "$mod"
@@ -114,6 +214,17 @@ rust() {
 	check "$mod: the disk answers after the abort" \
 		dd if="/dev/$sd" of=/dev/null bs=4k count=2 iflag=direct
 	sed 's/^/# /' "$state"
+	fast=$(rscsi_disks "$mod" | sed -n 3p | { read -r _h _k _p _id _lun _r; find_disk "$_p" "$_id" "$_lun"; })
+	check "$mod: task management refused: abort, LUN and target reset fail, a host reset ends it" \
+		ladder "$fast"
+	check "$mod: each step tried once, the command ended once, the other disk's load unharmed" \
+		ladder_counted
+	check "$mod: the disk answers after the host reset" \
+		dd if="/dev/$sd" of=/dev/null bs=4k count=2 iflag=direct
+	check "$mod: reloaded with tmf_timeout=1" reload_tmf 1
+	check "$mod: an abort that outlasts tmf_timeout fails, the ladder climbs to a host reset" outlasted
+	check "$mod: the disk answers after the host reset (2)" \
+		dd if="/dev/$sd" of=/dev/null bs=4k count=2 iflag=direct
 	check "$mod: the slow controller is detached" detach "$pci1"
 
 	rscsi_disks "$mod" | head -n 1 >/tmp/disks

@@ -14,7 +14,17 @@
 #   - a rescan of target 0 of a random host through sysfs (its disks are there: nothing
 #     changes);
 #   - a burst of fault knobs on a random controller (knobs.sh: completions twice or after
-#     contexts never posted, oversized sense or residual, used-ring ids never posted).
+#     contexts never posted, oversized sense or residual, used-ring ids never posted);
+#   - a lost completion (rmegasas's lose knob) or a lost interrupt (rvirtio_scsi's drop-irq):
+#     the command times out and the error handler finds or aborts it;
+#   - a firmware FAULT (rmegasas: the controller is reset) or a ring error that makes the
+#     device set DEVICE_NEEDS_RESET (rvirtio_scsi's bad-table: the driver resets it);
+#   - a burst of blkdebug errors on the disk RSCSI_SOAK_BAD (its verified load runs beside,
+#     on other blocks): three reads of its bad sector and a write of another must fail, a read
+#     of a good sector must not;
+#   - a disk plugged into the virtio-scsi controller through QMP (at RSCSI_SOAK_PLUG), found
+#     by the driver's hot-plug event, written and verified, unplugged, and gone: each plug
+#     that does not come and go counts, and the count is judged at the end.
 # Between rounds, with no disk held, one of: unbind and bind a random controller; rmmod and
 # modprobe a random driver; delete a random disk through sysfs and scan its address again;
 # each followed by waiting for the disks.
@@ -23,13 +33,15 @@
 # timing is of course not: what a seed fixes is which events, where and in which order.
 #
 # Settings (run.conf): RSCSI_MODULES (the Rust drivers, each driving one HBA of the VM),
-# RSCSI_SOAK_SECONDS, RSCSI_SOAK_ROUNDS, RSCSI_SOAK_SEED.
+# RSCSI_SOAK_SECONDS, RSCSI_SOAK_ROUNDS, RSCSI_SOAK_SEED, RSCSI_SOAK_BAD and RSCSI_SOAK_PLUG
+# ("PCI TARGET LUN": the blkdebug disk, and where the host plugs a disk in at the sync points
+# soak-plug and soak-unplug).
 
 . /rscsi/plans/knobs.sh
 
 soak_rounds=${RSCSI_SOAK_ROUNDS:-2}
-# Per round: fio verified on every disk; after the rounds: counters, then the summary.
-plan_tests=$((2 + 2 * soak_rounds + 2))
+# Per round: fio verified on every disk; after the rounds: counters, hot-plugs, the summary.
+plan_tests=$((2 + 2 * soak_rounds + 3))
 rng=${RSCSI_SOAK_SEED:-1}
 
 # rand N: a number below N from the seeded sequence, in _r (not printed: a subshell would not
@@ -98,13 +110,67 @@ stop_loads() {
 	return $_bad
 }
 
+# burst: the blkdebug disk's bad sectors fail, three reads and a write, and a good one does not.
+burst() {
+	set -- $RSCSI_SOAK_BAD
+	_bd=$(find_disk "$1" "$2" "$3")
+	[ -n "$_bd" ] || { echo "no blkdebug disk"; return 1; }
+	for _i in 1 2 3; do
+		dd if="/dev/$_bd" of=/dev/null bs=512 count=1 skip=65536 iflag=direct 2>/dev/null &&
+			{ echo "read of the bad sector of $_bd succeeded"; return 1; }
+	done
+	dd if=/dev/zero of="/dev/$_bd" bs=512 count=1 seek=65544 oflag=direct 2>/dev/null &&
+		{ echo "write of the bad sector of $_bd succeeded"; return 1; }
+	dd if="/dev/$_bd" of=/dev/null bs=512 count=1 skip=65600 iflag=direct 2>/dev/null ||
+		{ echo "read of a good sector of $_bd failed"; return 1; }
+	echo "$_bd: 3 reads and a write failed, a good read did not"
+}
+
+# plug_disk: the host's disk at RSCSI_SOAK_PLUG, or nothing.
+plug_disk() { set -- $RSCSI_SOAK_PLUG; find_disk "$1" "$2" "$3"; }
+has_plug() { [ -n "$(plug_disk)" ]; }
+no_plug() { [ -z "$(plug_disk)" ]; }
+
+# hotplug: the host plugs a disk in; it must appear by the driver's hot-plug event (60 s bound:
+# it comes in seconds), take a verified write, and go once the host unplugs it. A failure
+# counts in /tmp/soak-hp-bad.
+hotplug() {
+	sync_point soak-plug
+	if [ "$_answer" != added ]; then
+		echo "the host could not plug a disk in: $_answer"
+	elif ! wait_until 60 has_plug; then
+		echo "the plugged disk did not appear"
+		echo x >>/tmp/soak-hp-bad
+	else
+		_pd=$(plug_disk)
+		fio $FIO_QUICK --name=plug --filename="/dev/$_pd" --direct=1 --ioengine=libaio \
+			--iodepth=8 --rw=randwrite --bsrange=4k-64k --verify=crc32c --verify_fatal=1 \
+			--size=8M --randseed="$rng" --output=/tmp/soak-plug.out ||
+			{ echo "verified write on $_pd failed"; tail -n 5 /tmp/soak-plug.out; echo x >>/tmp/soak-hp-bad; }
+	fi
+	sync_point soak-unplug
+	if [ "$_answer" = removed ]; then
+		wait_until 60 no_plug || { echo "the unplugged disk stayed"; echo x >>/tmp/soak-hp-bad; return 1; }
+		echo "plugged, verified and unplugged"
+	else
+		echo "the host could not unplug the disk: $_answer"
+	fi
+}
+
+# hotplugs_ok: every plugged disk came and went.
+hotplugs_ok() {
+	_b=$(cat /tmp/soak-hp-bad 2>/dev/null | wc -l)
+	echo "$(grep -c 'hot-plug' /tmp/soak-events 2>/dev/null) hot-plugs, $_b failed"
+	[ "$_b" = 0 ]
+}
+
 # event N: one event drawn from the sequence, printed with its outcome. An event that fails
 # (a reset the driver refuses, a knob that cannot be armed) is shown, not judged: what is
 # judged is that the data and the drivers come through all of them.
 event() {
 	_en=$2
 	pick_disk
-	rand 9
+	rand 12
 	_host=$(ls -d "/sys/bus/pci/devices/$dpci"/host* 2>/dev/null | head -n 1)
 	_sg=$(sg_of "$sd")
 	case $_r in
@@ -146,7 +212,7 @@ event() {
 		_what="rescan target 0 of ${_host##*/}"
 		echo "0 0 -" >"/sys/class/scsi_host/${_host##*/}/scan"
 		;;
-	*)
+	7)
 		# A knob the driver has, two to four shots.
 		if [ "$dmod" = rmegasas ]; then
 			set -- twice bogus sense
@@ -159,6 +225,26 @@ event() {
 		_what="fault $1 $((_r + 2)) on ${dmod}"
 		echo "fault $1 $((_r + 2))" >"$state"
 		;;
+	8)
+		if [ "$dmod" = rmegasas ]; then
+			_what="a lost completion on rmegasas (fault lose 1)"
+			echo "fault lose 1" >"$state"
+		else
+			_what="a lost interrupt on rvirtio_scsi (drop-irq 1)"
+			echo "drop-irq 1" >"$state"
+		fi
+		;;
+	9)
+		if [ "$dmod" = rmegasas ]; then
+			_what="firmware FAULT on rmegasas"
+			echo "fault firmware" >"$state"
+		else
+			_what="a ring error on rvirtio_scsi (bad-table: DEVICE_NEEDS_RESET)"
+			echo "bad-table" >"$state"
+		fi
+		;;
+	10) _what="blkdebug error burst" ; burst ;;
+	*) _what="hot-plug on the virtio-scsi controller" ; hotplug ;;
 	esac
 	_rc=$?
 	echo "soak event $_en: $_what: exit $_rc"
@@ -222,6 +308,7 @@ plan_main() {
 			# Through a file, not a pipe: the sequence's state must advance in this shell.
 			event "$_round" "$_n" >/tmp/soak-event.out 2>&1
 			sed 's/^/# /' /tmp/soak-event.out
+			grep '^soak event' /tmp/soak-event.out >>/tmp/soak-events
 			rand 4
 			sleep $((_r + 1))
 		done
@@ -233,5 +320,6 @@ plan_main() {
 	for _mod in $RSCSI_MODULES; do
 		check "soak: $_mod: nothing outstanding, counters balanced" balanced "$_mod"
 	done
+	check "soak: every disk plugged in came, took verified I/O, and went" hotplugs_ok
 	diag "soak: $_n events from seed ${RSCSI_SOAK_SEED:-1}"
 }
