@@ -196,6 +196,10 @@ host_state() {
 	echo "/sys/kernel/debug/$1-${_h##*/}/state"
 }
 
+# counter NAME: the value of line NAME of the driver's debugfs state file ($state). (The
+# knobs plan has its own, which keeps only the leading number of "N (armed M)".)
+counter() { sed -n "s/^$1: //p" "$state"; }
+
 # sg_of SD: the sg node of a disk.
 sg_of() { ls "/sys/block/$1/device/scsi_generic" 2>/dev/null | head -n 1; }
 

@@ -105,8 +105,6 @@ polled() {
 	return $_rc
 }
 
-counter() { sed -n "s/^$1: //p" "$state"; }
-
 # burst N: plugs two disks (targets 10 and 11) and waits for them; then holds the event
 # buffers, plugs N more (targets 12 to 12 + N - 1) and unplugs the first two, and releases the
 # buffers. The device had fewer buffers than events (the first 8 plugs take them all; the

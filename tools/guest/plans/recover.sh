@@ -107,9 +107,6 @@ lost_interrupt() {
 	[ "$(sed -n 's/^aborts: //p' "$state")" = "$_aborts" ] || { echo "an abort was sent"; return 1; }
 }
 
-# counter NAME: a counter of the driver's debugfs state.
-counter() { sed -n "s/^$1: //p" "$state"; }
-
 # note NAME:N...: remembers each counter NAME (in _was_NAME).
 note() {
 	for _c in "$@"; do

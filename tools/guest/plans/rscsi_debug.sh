@@ -32,8 +32,6 @@ wait_counter() {
 	done
 }
 
-counter() { sed -n "s/^$1: //p" "$state"; }
-
 # clean: the counters that must stay zero are zero.
 clean() {
 	grep -E '^(lost|misdirected|sim_full|park_raced|park_expired|ignored|aborts|.*resets):' "$state"
