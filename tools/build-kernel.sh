@@ -4,7 +4,7 @@
 # Builds the rscsi test kernel: usage `build-kernel.sh debug|perf|race`.
 #
 #  1. Fetches the pinned source (fetch-kernel.sh) and extracts it once into the cache.
-#  2. Applies the overlay: the repository's rust/ tree (new files, copied) and
+#  2. Applies the overlay: the repository's rust/ and include/ trees (new files, copied) and
 #     tools/kernel/patches/*.patch (edits of existing files). Only files whose content changed are
 #     rewritten, so make rebuilds no more than it must.
 #  3. Configures out of tree: tinyconfig + configs/base.config + configs/<flavour>.config, then
@@ -39,7 +39,7 @@ fi
 [ -d "$src" ] || cp -al "$orig" "$src"
 
 # 2. The overlay, staged in full, then synchronised by content.
-overlay_hash=$(cd "$TOP" && { find rust tools/kernel/patches -type f 2>/dev/null || true; } | LC_ALL=C sort | xargs -r sha256sum | sha256sum | cut -c1-16)
+overlay_hash=$(cd "$TOP" && { find rust include tools/kernel/patches -type f 2>/dev/null || true; } | LC_ALL=C sort | xargs -r sha256sum | sha256sum | cut -c1-16)
 stage=$(mktemp -d)
 trap 'rm -rf "$stage"' EXIT
 for p in "$TOP"/tools/kernel/patches/*.patch; do
@@ -50,6 +50,7 @@ for p in "$TOP"/tools/kernel/patches/*.patch; do
 	patch -s -p1 -d "$stage" <"$p" || die "overlay patch $(basename "$p") does not apply to $version"
 done
 [ -d "$TOP/rust" ] && cp -r "$TOP/rust/." "$stage/rust/"
+[ -d "$TOP/include" ] && mkdir -p "$stage/include" && cp -r "$TOP/include/." "$stage/include/"
 manifest=$src/.rscsi-overlay
 (cd "$stage" && find . -type f | sed 's|^\./||' | LC_ALL=C sort) >"$stage.list"
 if [ -f "$manifest" ]; then

@@ -29,6 +29,8 @@
 //! - [`sense`] and [`status`]: sense data and result codes.
 //! - [`work`]: the host's work item ([`Host::queue_work`], [`HostOps::work`]), for what the
 //!   interrupt handler cannot do itself (scans, hot-plug, a reset).
+//! - [`trace`]: trace events of commands, doorbells, interrupts and error handling, for every
+//!   driver (`include/trace/events/rscsi.h`).
 //! - [`virtqueue`]: split virtqueues in DMA-coherent memory the driver owns, on the ring
 //!   arithmetic of [`vring`], for virtio devices a driver binds to directly.
 //!
@@ -92,6 +94,7 @@ pub mod sg;
 pub mod slots;
 pub mod soft;
 pub mod status;
+pub mod trace;
 pub mod virtqueue;
 pub mod vring;
 pub mod work;

@@ -107,7 +107,7 @@ def boot(run, kernel, parts, outdir, *, echo=False, trace=None, interactive=Fals
 
 def run_key(run, kernel, parts):
     """Everything a run's verdict depends on: kernel, initramfs parts (modules, plans, tools),
-    the run's devices and settings, and QEMU's version."""
+    the run's devices, settings, kernel parameters and allowed reports, and QEMU's version."""
     import hashlib
     h = hashlib.sha256()
     for path in [kernel] + list(parts):
@@ -117,7 +117,7 @@ def run_key(run, kernel, parts):
                                          [(d.size, d.kind, d.block_size, d.scsi_id, d.lun,
                                            d.blkdebug, d.latency_ms, sorted(d.device_opts.items()))
                                           for d in x.disks]) for x in run.hbas],
-                   sorted(run.settings.items()), run.expect, run.kunit,
+                   sorted(run.settings.items()), run.expect, run.kunit, run.append, run.allow,
                    [(p, sorted(s.items())) for p, s in run.parts])).encode())
     if run.hbas and any(d.blkdebug for x in run.hbas for d in x.disks):
         for x in run.hbas:

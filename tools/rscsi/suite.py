@@ -66,7 +66,7 @@ def hba_table(hbas, first=0):
     return "\n".join(lines)
 
 
-def combined(name, runs, description):
+def combined(name, runs, description, shared=False):
     """One boot for several runs: their HBAs side by side in one VM and their plans in turn
     (the guest's "parts" plan), each part with its own settings, disk table and sync points
     (prefixed ``p<k>.``), as one KTAP. Each part's plan sees only its own disks; a module it
@@ -75,19 +75,31 @@ def combined(name, runs, description):
     What it saves: a boot of the debug kernel under TCG reaches /init in some 11 s, and the
     leak scan that ends every run some 12 s (two kmemleak scans), so each run folded into
     another saves some 25 s of check. Runs that need
-    kernel parameters, KUnit or an expectation of their own keep their boot. A part built by a
+    kernel parameters the others do not, KUnit or an expectation of their own keep their boot. A part built by a
     function that bakes a PCI address or an HBA id into its settings or hooks must be told its
-    place (``at``, the index of its first HBA here)."""
-    hbas, parts, hooks, timeout = [], [], {}, 0
+    place (``at``, the index of its first HBA here). Parts share the boot's kernel parameters,
+    so they must ask for the same ones; a part's allowed reports (a C driver's baseline) are
+    allowed in its own part of the log only.
+
+    ``shared``: the parts run on the same controllers, one after the other (each unloads its
+    drivers before the next loads its own), so their runs must have been built with the same
+    ones; a C driver's baseline after ours on the same devices, say."""
+    hbas, parts, hooks, timeout, allow = [], [], {}, 0, []
+    # Before any is placed (placing sets the disks' SCSI ids).
+    specs = [_hba_specs(r.hbas) for r in runs]
     for k, r in enumerate(runs):
-        if r.append or r.allow or r.expect != "pass":
+        if r.append != runs[0].append or r.expect != "pass":
             raise ValueError(f"{r.name} needs a boot of its own")
-        first = len(hbas)
+        if shared and specs[k] != specs[0]:
+            raise ValueError(f"{r.name}: not the controllers of {runs[0].name}")
+        allow += [("part", k, a) for a in r.allow]
+        first = 0 if shared else len(hbas)
         # A builder that placed its controllers itself (to name an address in its settings)
         # must have placed them where they are in the VM.
         if any(h.slot and h.slot != FIRST_SLOT + first + i for i, h in enumerate(r.hbas)):
             raise ValueError(f"{r.name}: built for another place in the VM (give it at={first})")
-        hbas += r.hbas
+        if not shared or not k:
+            hbas += r.hbas
         settings = dict(r.settings)
         settings.setdefault("RSCSI_DISKS", disk_table(r.hbas, first))
         settings.setdefault("RSCSI_HBAS", hba_table(r.hbas, first))
@@ -100,7 +112,14 @@ def combined(name, runs, description):
         timeout = max(timeout, r.timeout) + (300 if k else 0)
     assign(hbas)
     return Run(name, "parts", hbas, {"RSCSI_PARTS": " ".join(p for p, _ in parts)},
-               timeout=timeout, hooks=hooks, parts=parts, description=description)
+               timeout=timeout, hooks=hooks, parts=parts, description=description,
+               allow=tuple(allow), append=runs[0].append)
+
+
+def _hba_specs(hbas):
+    """What makes controllers the same for `combined`: models, options and disks."""
+    return [(h.model, sorted(h.opts.items()), h.hotplug,
+             [dataclasses.astuple(d) for d in h.disks]) for h in hbas]
 
 
 def _disks(*specs):
@@ -323,6 +342,10 @@ def busmaster(name, module, dead):
                               else ""))
 
 
+# The C drivers' sweep in check: a sample, a ninth of faults-c's binds (some 11 per driver).
+FAULTS_C_STEP = 61
+
+
 def faults(name, modules, step, baseline=False):
     """Allocation failures swept through each driver's probe (the faults plan): the Nth
     allocation of the bind fails, for N = 1, 1 + step, ... until a bind without one. One
@@ -464,6 +487,18 @@ def rvirtio_errors():
                            "sense (default ring, and virtqueue_size 16); a device that lies "
                            "(fault knobs: completions twice, bogus contexts and used ids, "
                            "oversized sense and residual)")
+
+
+def rscsi_trace():
+    """kernel::scsi's trace events through tracefs, on both Rust drivers: a batch of reads and a
+    device reset, every command submitted and completed once, doorbells that tell of batches on
+    virtio-scsi (one per frame on MFI), the interrupts, the reset."""
+    hbas = [Hba("megasas-gen2", disks=_disks("64M,null")),
+            Hba("virtio-scsi-pci", disks=_disks("64M,null"))]
+    return Run("rscsi-trace", "trace", hbas,
+               {"RSCSI_MODULES": "rmegasas rvirtio_scsi", "RSCSI_TRACE_BATCH": "rvirtio_scsi"},
+               description="kernel::scsi's trace events on rmegasas and rvirtio_scsi: a traced "
+                           "batch and device reset, one completion per submission, doorbells")
 
 
 def rvirtio_limits():
@@ -608,15 +643,26 @@ def check_runs():
 
         busmaster("megaraid_sas-busmaster", "megaraid_sas", dead=False),
         busmaster("rmegasas-busmaster", "rmegasas", dead=True),
-        # A sample (162 s): every allocation in turn (faults-full, on request) takes about
-        # seven times as long.
-        faults("faults", "rmegasas rvirtio_scsi", step=7),
+        # Samples: every 7th allocation of the Rust drivers' probes (every one, faults-full on
+        # request, takes about seven times as long), then, as the baseline on the same
+        # controllers, a step of FAULTS_C_STEP through the C drivers' (faults-c on request: 7),
+        # whose failed binds take several times as long as ours (megaraid_sas waits for its
+        # firmware in each). Their reports are allowed in their part of the log only.
+        combined("faults", [
+            faults("faults-rust", "rmegasas rvirtio_scsi", step=7),
+            faults("faults-c", "megaraid_sas virtio_pci+virtio_scsi", step=FAULTS_C_STEP,
+                   baseline=True),
+        ], "rmegasas, rvirtio_scsi, then megaraid_sas and virtio_scsi as the baseline, on the "
+           "same controllers: the Nth allocation of a probe fails, for N = 1, 8, 15, ... (a step "
+           f"of {FAULTS_C_STEP} for the C drivers): nothing bound or left behind, no leak, and "
+           "the controller works after", shared=True),
         rvirtio_disks(),
         rvirtio_many(),
         # Not the disks run: its 8-disk controller would be scanned at every load of the others.
-        combined("rvirtio_scsi-io", [rvirtio_integrity(), rvirtio_errors()],
+        # With the trace plan: it loads rmegasas too, which binds none of the others'.
+        combined("rvirtio_scsi-io", [rvirtio_integrity(), rvirtio_errors(), rscsi_trace()],
                  "rvirtio_scsi: integrity on two rings and both address paths, injected "
-                 "errors and fault knobs"),
+                 "errors and fault knobs; kernel::scsi's trace events on both Rust drivers"),
         # The C and the Rust driver of each HBA kind, one kind after the other: neither
         # kind's drivers bind the other's controllers.
         combined("limits", [rmegasas_limits(), rvirtio_limits()],

@@ -195,7 +195,29 @@ class CombinedRunTest(unittest.TestCase):
             # Built for slot 0, placed second.
             suite.combined("x", [suite.rmegasas_integrity(), suite.rvirtio_integrity()], "")
         with self.assertRaises(ValueError):
-            suite.combined("x", [suite.faults("f", "rmegasas", 7)], "")
+            # scsi_mod.scan=manual for one part only.
+            suite.combined("x", [suite.faults("f", "rmegasas", 7), suite.rvirtio_integrity(at=2)],
+                           "")
+
+    def test_shared_parts_run_on_the_same_controllers(self):
+        from rscsi import suite
+        run = suite.combined("f", [suite.faults("r", "rmegasas", 7),
+                                   suite.faults("c", "megaraid_sas", 61, baseline=True)], "",
+                             shared=True)
+        self.assertEqual(len(run.hbas), 2)
+        self.assertEqual(run.parts[0][1]["RSCSI_DISKS"], run.parts[1][1]["RSCSI_DISKS"])
+        with self.assertRaises(ValueError):
+            suite.combined("x", [suite.rmegasas_integrity(), suite.rvirtio_integrity()], "",
+                           shared=True)
+
+    def test_parts_allowances_stay_in_their_part(self):
+        from rscsi import suite
+        run = suite.combined("f", [suite.faults("r", "rmegasas", 7),
+                                   suite.faults("c", "megaraid_sas", 7, baseline=True)], "")
+        self.assertEqual(run.append, "scsi_mod.scan=manual")
+        self.assertIn(("part", 1, "warning"), run.allow)
+        self.assertNotIn(("part", 0, "warning"), run.allow)
+        self.assertTrue(all(a[0] == "part" for a in run.allow))
 
 
 class FakeVm(Vm):

@@ -91,6 +91,27 @@ class JudgeTest(unittest.TestCase):
         self.assertFalse(v.ok)
         self.assertIn("warning", [k for k, _, _ in v.findings])
 
+    def test_part_allowance_holds_in_its_part_only(self):
+        # A combined run: part 1 is a C driver's baseline with its warnings allowed.
+        warn = ["[    8.100000] ------------[ cut here ]------------",
+                "[    8.100001] WARNING: kernel/dma/debug.c:896 at dma_debug_device_change+0x1"]
+
+        def log(part0, part1, after):
+            return (["RSCSI-BEGIN parts", "KTAP version 1", "1..3", "# part 0: plan faults"]
+                    + part0 + ["ok 1 rust", "# part 0: end", "# part 1: plan faults"]
+                    + part1 + ["ok 2 c", "# part 1: end"] + after
+                    + ["ok 3 kmemleak scan finds nothing", "RSCSI-END parts"])
+        allow = (("part", 1, "warning"),)
+        self.assertEqual(judge.parts_of(log([], warn, []))[:7],
+                         [None, None, None, 0, 0, 0, 1])
+        self.assertTrue(judge.judge(log([], warn, []), "parts", allow=allow).ok)
+        for lines in (log(warn, [], []), log([], [], warn)):
+            v = judge.judge(lines, "parts", allow=allow)
+            self.assertFalse(v.ok, "a report outside the part must fail the run")
+        # A pattern within a part: that report only.
+        other = (("part", 1, ("warning", r"remove_proc_entry")),)
+        self.assertFalse(judge.judge(log([], warn, []), "parts", allow=other).ok)
+
 
 if __name__ == "__main__":
     unittest.main()

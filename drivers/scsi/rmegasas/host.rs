@@ -16,6 +16,7 @@ use kernel::{
     scsi::{
         sense,
         sg,
+        trace,
         Command,
         EhCommand,
         EhStatus,
@@ -375,6 +376,8 @@ impl HostOps for Rmegasas {
         };
         let _ctx = cmd.into_hardware();
         mfi.post(addr, frame_bytes);
+        // MFI has no batches: every frame is a write of the inbound queue port, the one queue.
+        trace::doorbell(host, 0, 1);
         Ok(())
     }
 
@@ -418,9 +421,11 @@ impl HostOps for Rmegasas {
         }
         // With MSI and MSI-X there is nothing to acknowledge: the doorbell counter only drives
         // INTx, and a register write costs as much as the rest of the handler under emulation.
-        mfi.drain(false, |ctx, faults, counts| {
+        let n = mfi.drain(false, |ctx, faults, counts| {
             complete_ctx(host, &mfi, ctx, faults, counts)
         });
+        // One reply queue serves every vector.
+        trace::interrupt(host, 0, n);
         IrqReturn::Handled
     }
 

@@ -636,9 +636,13 @@ impl HostOps for Sdebug {
         for p in due.iter().take(n).flatten() {
             deliver(host, *p, epoch);
         }
+        let mut done = n;
         for c in parked.iter_mut().filter_map(|c| c.take()) {
             c.complete();
+            done += 1;
         }
+        // CAST: at most `sim::BATCH` plus four.
+        kernel::scsi::trace::interrupt(host, 0, done as u32);
         kernel::irq::IrqReturn::Handled
     }
 

@@ -29,6 +29,7 @@ use kernel::{
         sense,
         sg,
         slots::SlotPool,
+        trace,
         virtqueue::{
             DeviceBuffers,
             SplitQueue, //
@@ -514,7 +515,8 @@ impl Vscsi<'_> {
             return;
         }
         Stats::inc(&q.interrupts);
-        self.reap(host, q, faults);
+        let n = self.reap(host, q, faults);
+        trace::interrupt(host, q.index, n);
     }
 
     /// Takes one from the interrupts still to drop; `false` if none is left.
@@ -584,7 +586,7 @@ impl Vscsi<'_> {
     /// whose response code the error handler reads from the command's data.
     fn drain_ctrl(&self, host: &Host<Rvscsi>) {
         Stats::inc(&self.ctrl.interrupts);
-        self.ctrl.vq.drain(|ctx, _len| {
+        let d = self.ctrl.vq.drain(|ctx, _len| {
             let Some(mut cmd) = host.take_from_hardware(ctx) else {
                 Stats::inc(&self.stats.late);
                 return;
@@ -601,6 +603,7 @@ impl Vscsi<'_> {
                 None => cmd.complete_with(HostByte::Error, ScsiStatus::GOOD),
             }
         });
+        trace::interrupt(host, self.ctrl.index, d.returned);
     }
 
     /// Sends task management function `function` for `lun` (and `tag`, the context of the
@@ -876,7 +879,7 @@ impl Vscsi<'_> {
             }
             p.kick_prepare()
         };
-        if kick {
+        if kick.is_some() {
             self.transport
                 .notify(self.events.notify_at, self.events.index);
         }
@@ -1150,10 +1153,15 @@ impl HostOps for Rvscsi {
                     None => Ok(()),
                 };
             }
-            last && p.kick_prepare()
+            if last {
+                p.kick_prepare()
+            } else {
+                None
+            }
         };
-        if kick {
+        if let Some(batch) = kick {
             v.transport.notify(q.notify_at, q.index);
+            trace::doorbell(host, q.index, batch);
         }
         Ok(())
     }
@@ -1212,8 +1220,9 @@ impl HostOps for Rvscsi {
         };
         match kick {
             Some(kick) => {
-                if kick {
+                if let Some(batch) = kick {
                     v.transport.notify(v.ctrl.notify_at, v.ctrl.index);
+                    trace::doorbell(host, v.ctrl.index, batch);
                 }
             }
             // A reset is under way, or the head is still out: a function that timed out and
@@ -1231,9 +1240,9 @@ impl HostOps for Rvscsi {
     fn commit_rqs(host: &Host<Self>, hwq: u16) {
         let v = host.data();
         if let Some(q) = v.queues.get(usize::from(hwq)) {
-            let kick = q.vq.producer().kick_prepare();
-            if kick {
+            if let Some(batch) = q.vq.producer().kick_prepare() {
                 v.transport.notify(q.notify_at, q.index);
+                trace::doorbell(host, q.index, batch);
             }
         }
     }

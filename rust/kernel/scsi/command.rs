@@ -56,6 +56,7 @@ use crate::{
         ring::ContextTag,
         sg::Segment,
         status::{result_word, HostByte, ScsiStatus},
+        trace,
     },
 };
 use core::{marker::PhantomData, mem, ptr::NonNull};
@@ -427,7 +428,17 @@ impl<T: HostOps> Command<T> {
         }
         // SAFETY: We own the entry's `Driver` phase.
         unsafe { *self.entry().bounced() = true };
-        if self.direction() == DataDirection::ToDevice {
+        let to_device = self.direction() == DataDirection::ToDevice;
+        trace::bounce(|| {
+            (
+                self.host().host_no(),
+                self.hwq(),
+                self.tag(),
+                len,
+                to_device,
+            )
+        });
+        if to_device {
             // SAFETY: We own the buffer (claimed above) and the device has not been given it;
             // the scatterlist describes `scsi_sg_count` entries and the buffer holds `n`
             // bytes. No reference to the DMA-coherent memory is made.
@@ -725,6 +736,25 @@ impl<T: HostOps> Command<T> {
     /// [`crate::scsi::Host::take_from_hardware`] with that context.
     #[inline]
     pub fn into_hardware(self) -> ContextTag {
+        // Before the device may have it: once it does, a completion or the timeout handler may
+        // end the command at any time.
+        trace::submit(|| {
+            // SAFETY: We own the entry's `Driver` phase, and with it `mapped` and `bounced`.
+            let (mapped, bounced) = unsafe { (*self.entry().mapped(), *self.entry().bounced()) };
+            let segments = if bounced {
+                1
+            } else {
+                u16::try_from(mapped).unwrap_or(u16::MAX)
+            };
+            (
+                self.host().host_no(),
+                self.hwq(),
+                self.tag(),
+                self.next_context().to_u32(),
+                segments,
+                self.is_last(),
+            )
+        });
         // SAFETY: We own the entry's `Driver` phase and give it to the device.
         let ctx = unsafe { self.entry().submit(self.index) };
         mem::forget(self);
@@ -769,6 +799,7 @@ impl<T: HostOps> Command<T> {
     /// Completes the command (`scsi_done()`) with the result set before.
     #[inline]
     pub fn complete(self) {
+        self.trace_complete();
         let raw = self.release();
         // SAFETY: We owned the command; the midlayer takes it back now, exactly once.
         unsafe { bindings::scsi_done(raw) };
@@ -790,6 +821,17 @@ impl<T: HostOps> Command<T> {
         self.complete();
     }
 
+    /// The `rscsi_complete` event, for a command about to be completed.
+    #[inline(always)]
+    fn trace_complete(&self) {
+        trace::complete(|| {
+            // SAFETY: We own the command; `result` and `resid_len` (`scsi_get_resid()`) are the
+            // driver's to set.
+            let (result, resid) = unsafe { ((*self.raw()).result, (*self.raw()).resid_len) };
+            (self.host().host_no(), self.hwq(), self.tag(), result, resid)
+        });
+    }
+
     /// Gives a refused command back to the midlayer without completing it.
     pub(crate) fn give_back(self) {
         let _ = self.release();
@@ -801,6 +843,7 @@ impl<T: HostOps> Command<T> {
     /// ([`Phase::Abandoned`](crate::scsi::ring::Phase)).
     pub(crate) fn complete_abandoned(mut self, host: HostByte) {
         self.set_result(host, ScsiStatus::GOOD);
+        self.trace_complete();
         // The scatterlist goes with the request; a bounce buffer stays with the index, which
         // the device may still write (`InFlight::forgive_abandoned` gives it back).
         self.unmap_sg();
@@ -839,6 +882,7 @@ impl<T: HostOps> Drop for Command<T> {
             self.tag()
         );
         self.set_result(HostByte::Error, ScsiStatus::GOOD);
+        self.trace_complete();
         self.unmap();
         // SAFETY: We own the entry's `Driver` phase and give it up; `self` is not used after
         // `drop`.

@@ -25,6 +25,7 @@ use crate::{
         inflight::InFlight,
         soft::SoftIrq,
         status::HostByte,
+        trace::{self, EhStep},
         work::{HostWork, MAX_WORK},
     },
     str::{CStr, CString},
@@ -1152,6 +1153,13 @@ impl<T: HostOps> Callbacks<T> {
         // SAFETY: The command is valid and started during the call; its host is a host of `T`.
         let (host, ecmd) = unsafe { EhCommand::<T>::from_raw(cmd) };
         let r = T::eh_abort(host, ecmd);
+        Self::trace_eh(
+            host,
+            EhStep::Abort,
+            ecmd.device(),
+            c_int::from(ecmd.tag()),
+            r.to_raw(),
+        );
         // On success the device is done with the command: reclaim it if the driver did not,
         // and in any case answer only once no `Command` exists for it.
         host.settle_taken_back(r == EhStatus::Success, |c| core::ptr::eq(c, ecmd));
@@ -1178,6 +1186,7 @@ impl<T: HostOps> Callbacks<T> {
         // SAFETY: The caller's promise.
         let (host, sdev) = unsafe { Self::reset_target(cmd) };
         let r = T::eh_device_reset(host, sdev);
+        Self::trace_eh(host, EhStep::DeviceReset, sdev, -1, r.to_raw());
         let (ch, id, lun) = (sdev.channel(), sdev.id(), sdev.lun());
         host.settle_taken_back(r == EhStatus::Success, |c| {
             let d = c.device();
@@ -1193,6 +1202,7 @@ impl<T: HostOps> Callbacks<T> {
         // SAFETY: The caller's promise.
         let (host, sdev) = unsafe { Self::reset_target(cmd) };
         let r = T::eh_target_reset(host, sdev);
+        Self::trace_eh(host, EhStep::TargetReset, sdev, -1, r.to_raw());
         let (ch, id) = (sdev.channel(), sdev.id());
         host.settle_taken_back(r == EhStatus::Success, |c| {
             c.device().channel() == ch && c.device().id() == id
@@ -1208,6 +1218,7 @@ impl<T: HostOps> Callbacks<T> {
         let (host, sdev) = unsafe { Self::reset_target(cmd) };
         let ch = sdev.channel();
         let r = T::eh_bus_reset(host, ch);
+        Self::trace_eh(host, EhStep::BusReset, sdev, -1, r.to_raw());
         host.settle_taken_back(r == EhStatus::Success, |c| c.device().channel() == ch);
         r.to_raw()
     }
@@ -1217,15 +1228,24 @@ impl<T: HostOps> Callbacks<T> {
     /// See [`Self::eh_device_reset`].
     unsafe extern "C" fn eh_host_reset(cmd: *mut bindings::scsi_cmnd) -> c_int {
         // SAFETY: The caller's promise.
-        let (host, _) = unsafe { Self::reset_target(cmd) };
+        let (host, sdev) = unsafe { Self::reset_target(cmd) };
         let r = if T::HAS_EH_HOST_RESET {
             T::eh_host_reset(host)
         } else {
             EhStatus::Failed
         };
+        Self::trace_eh(host, EhStep::HostReset, sdev, -1, r.to_raw());
         // Success or not, the midlayer now retries or ends every command it took back.
         host.settle_taken_back(true, |_| true);
         r.to_raw()
+    }
+
+    /// The `rscsi_eh` event: `step` for `sdev` (and the command of `tag`, or -1) ended with
+    /// `result`.
+    #[inline]
+    fn trace_eh(host: &Host<T>, step: EhStep, sdev: &ScsiDevice, tag: c_int, result: c_int) {
+        let addr = (sdev.channel(), sdev.id(), sdev.lun());
+        trace::eh(host.host_no(), step, addr, tag, result);
     }
 
     /// # Safety
@@ -1234,6 +1254,25 @@ impl<T: HostOps> Callbacks<T> {
     unsafe extern "C" fn eh_timed_out(
         cmd: *mut bindings::scsi_cmnd,
     ) -> bindings::scsi_timeout_action {
+        // SAFETY: The midlayer passes a valid command of a host of `T`, holding its device.
+        let (host, sdev) = unsafe { Self::reset_target(cmd) };
+        // Read before the handler may end the command.
+        let addr = (sdev.channel(), sdev.id(), sdev.lun());
+        // SAFETY: As above; the request is started, so its tag is set.
+        let tag = unsafe { (*bindings::scsi_cmd_to_rq(cmd)).tag };
+        // SAFETY: The midlayer's promise, as above.
+        let action = unsafe { Self::timed_out(cmd) };
+        // CAST: `scsi_timeout_action` values are small.
+        trace::eh(host.host_no(), EhStep::TimedOut, addr, tag, action as c_int);
+        action
+    }
+
+    /// What `eh_timed_out` answers.
+    ///
+    /// # Safety
+    ///
+    /// As for `eh_timed_out`.
+    unsafe fn timed_out(cmd: *mut bindings::scsi_cmnd) -> bindings::scsi_timeout_action {
         // SAFETY: The midlayer passes a valid, started command of this host.
         let rq = unsafe { bindings::scsi_cmd_to_rq(cmd) };
         // SAFETY: `rq` is the command's request; `rq_flags` is set at allocation.
@@ -1334,7 +1373,11 @@ impl<T: HostOps> Callbacks<T> {
     unsafe extern "C" fn mq_poll(shost: *mut bindings::Scsi_Host, queue: c_uint) -> c_int {
         // SAFETY: The midlayer only polls added hosts.
         let host = unsafe { Self::host(shost) };
-        let n = T::mq_poll(host, u16::try_from(queue).unwrap_or(u16::MAX));
+        let queue = u16::try_from(queue).unwrap_or(u16::MAX);
+        let n = T::mq_poll(host, queue);
+        if n > 0 {
+            trace::poll(host, queue, n);
+        }
         c_int::try_from(n).unwrap_or(c_int::MAX)
     }
 

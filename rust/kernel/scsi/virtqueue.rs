@@ -22,7 +22,8 @@
 //!   [`Producer::push_indirect`]es the head with the command's [`ContextTag`], under the
 //!   queue's producer lock;
 //! - after the last command of a batch, asks [`Producer::kick_prepare`] whether the device
-//!   wants a notification, and notifies it outside the lock;
+//!   wants a notification, and notifies it outside the lock (and calls
+//!   [`crate::scsi::trace::doorbell`] with the batch it returns);
 //! - drains the used ring from its interrupt handler (or poll) with [`SplitQueue::drain`],
 //!   which hands back the context of each head the device returned and re-arms the interrupt.
 //!
@@ -40,11 +41,11 @@
 //! ```no_run
 //! use kernel::{device::{Bound, Device}, prelude::*, scsi::{ring::ContextTag, virtqueue::SplitQueue, vring::QueueSize}};
 //!
-//! fn post(q: &SplitQueue, head: u16, table: u64, entries: u16, ctx: ContextTag, last: bool) -> Result<bool> {
+//! fn post(q: &SplitQueue, head: u16, table: u64, entries: u16, ctx: ContextTag, last: bool) -> Result<Option<u16>> {
 //!     let mut p = q.producer();
 //!     p.push_indirect(head, table, entries, ctx).map_err(|_| EBUSY)?;
-//!     // Notify the device (an MMIO write) after unlocking, when this returns true.
-//!     Ok(last && p.kick_prepare())
+//!     // Notify the device (an MMIO write) after unlocking, when this returns a batch.
+//!     Ok(if last { p.kick_prepare() } else { None })
 //! }
 //!
 //! fn interrupt(q: &SplitQueue) {
@@ -590,13 +591,15 @@ impl Producer<'_> {
 
     /// Whether the device wants a notification for what was posted since the last call
     /// (`virtqueue_kick_prepare()`): with event-idx, whether the avail index passed the
-    /// device's `avail_event`; without, whether it did not set `VRING_USED_F_NO_NOTIFY`.
+    /// device's `avail_event`; without, whether it did not set `VRING_USED_F_NO_NOTIFY`. If it
+    /// does, returns how many heads were posted since the last call: the batch the
+    /// notification tells the device of.
     #[inline]
-    pub fn kick_prepare(&mut self) -> bool {
+    pub fn kick_prepare(&mut self) -> Option<u16> {
         let q = self.q;
         let (new, added) = (self.st.shadow, self.st.added);
         if added == 0 {
-            return false;
+            return None;
         }
         self.st.added = 0;
         // The published index before the device's event index is read (`virtio_mb()`).
@@ -612,10 +615,11 @@ impl Producer<'_> {
         };
         if need {
             self.st.kicks += 1;
+            Some(added)
         } else {
             self.st.suppressed += 1;
+            None
         }
-        need
     }
 }
 

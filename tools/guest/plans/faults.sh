@@ -89,12 +89,14 @@ driver_range() {
 	echo "$1: allocations under 0x$2 to 0x$3 (+16 KiB) count"
 }
 
-# leftovers PCI MOD: prints what a failed or undone bind left behind, if anything.
+# leftovers PCI MOD OTHERS: prints what a failed or undone bind left behind, if anything.
+# OTHERS: the module's debugfs directories before the sweep, those of its other controllers
+# (in a combined run, the module binds every controller of its kind in the VM).
 leftovers() {
 	[ -e "/sys/bus/pci/devices/$1/driver" ] &&
 		echo "bound to $(basename "$(readlink "/sys/bus/pci/devices/$1/driver")")"
 	ls -d "/sys/bus/pci/devices/$1"/host* "/sys/bus/pci/devices/$1"/virtio*/host* 2>/dev/null
-	ls -d "$DBG/$2"-host* 2>/dev/null
+	ls -d "$DBG/$2"-host* 2>/dev/null | grep -vxF "$3"
 }
 
 # bind_nth DRV PCI N: binds PCI to DRV (a driver's sysfs directory) with the Nth allocation
@@ -118,7 +120,8 @@ bind_nth() {
 # anything behind.
 sweep() {
 	_n=1 _failed=0 _probe=0 _before=0 _absorbed=0 _every="each"
-	[ "$FAULTS_STEP" = 1 ] || _every="every ${FAULTS_STEP}th"
+	_others=$(ls -d "$DBG/$3"-host* 2>/dev/null)
+	[ "$FAULTS_STEP" = 1 ] || _every="N = 1, $((1 + FAULTS_STEP)), $((1 + 2 * FAULTS_STEP)), ..."
 	while [ "$_n" -le "$FAULTS_MAX" ]; do
 		dmesg -c >/dev/null
 		set -- "$1" "$2" "$3" $(bind_nth "$1" "$2" "$_n")
@@ -144,7 +147,7 @@ sweep() {
 		else
 			_before=$((_before + 1))
 		fi
-		_left=$(leftovers "$2" "$3")
+		_left=$(leftovers "$2" "$3" "$_others")
 		if [ -n "$_left" ]; then
 			echo "N=$_n left behind: $_left"
 			dmesg | tail -n 20
