@@ -29,7 +29,7 @@ shell:
 	$(HARNESS) shell --flavour $(FLAVOUR)
 
 bench:
-	$(HARNESS) bench
+	$(HARNESS) bench --all
 
 # The seeded soak: SOAK_SECONDS of events (1800 by default), from SOAK_SEED (by default a new
 # one, printed in the log; the same seed replays the same events), on the debug kernel or, with

@@ -28,6 +28,8 @@ import statistics
 BEGIN = re.compile(r"^BENCH-BEGIN (\S+) (\d+) (\S+)")
 END = re.compile(r"^BENCH-END (\S+) (\d+) (\S+) rc=(\d+)")
 CPU = re.compile(r"^BENCH-CPU-(BEFORE|AFTER) cpu\s+(.*)$")
+# Interrupts of the device's function (its MSI-X vectors, or its INTx line) before and after.
+IRQS = re.compile(r"^BENCH-IRQS-(BEFORE|AFTER) (\d+)$")
 USER_HZ = 100
 
 
@@ -47,13 +49,17 @@ def parse(lines):
         m = BEGIN.match(line)
         if m:
             cur = {"driver": m.group(1), "round": int(m.group(2)), "job": m.group(3),
-                   "json": [], "cpu": {}}
+                   "json": [], "cpu": {}, "irqs": {}}
             continue
         if cur is None:
             continue
         m = CPU.match(line)
         if m:
             cur["cpu"][m.group(1)] = _busy_jiffies(m.group(2))
+            continue
+        m = IRQS.match(line)
+        if m:
+            cur["irqs"][m.group(1)] = int(m.group(2))
             continue
         m = END.match(line)
         if m:
@@ -82,12 +88,15 @@ def _sample(cur):
     # The CPU window includes fio's ramp time; scale to the measured part.
     window = runtime_s + 2.0
     cpu_us = busy * 1e6 / USER_HZ * (runtime_s / window) if window else 0
+    # Interrupts over the same window, scaled alike; none (null_blk, a polled job): 0.
+    irqs = (cur["irqs"].get("AFTER", 0) - cur["irqs"].get("BEFORE", 0)) * (runtime_s / window)
     return {
         "driver": cur["driver"], "round": cur["round"], "job": cur["job"],
         "iops": io["iops"],
         "p50_us": pct.get("50.000000", 0) / 1000.0,
         "p99_us": pct.get("99.000000", 0) / 1000.0,
         "cpu_us_per_io": cpu_us / ios if ios else 0,
+        "ios_per_irq": ios / irqs if irqs >= 1 else 0,
     }
 
 
@@ -139,7 +148,7 @@ def interval(samples, rust, c, job):
     return out
 
 
-FIGURES = ("iops", "p50_us", "p99_us", "cpu_us_per_io")
+FIGURES = ("iops", "p50_us", "p99_us", "cpu_us_per_io", "ios_per_irq")
 
 
 def figure_interval(values):
@@ -175,18 +184,19 @@ def figure_lines(samples):
     for (drv, job), f in figures(samples).items():
         parts = []
         for k, name, fmt in (("iops", "IOPS", ".0f"), ("p50_us", "p50 us", ".1f"),
-                             ("p99_us", "p99 us", ".1f"), ("cpu_us_per_io", "CPU us/IO", ".1f")):
+                             ("p99_us", "p99 us", ".1f"), ("cpu_us_per_io", "CPU us/IO", ".1f"),
+                             ("ios_per_irq", "IO/irq", ".2f")):
             m, lo, hi = f[k]["mean_ci95"]
             parts.append(f"{name} {m:{fmt}} [{lo:{fmt}}, {hi:{fmt}}]")
         out.append(f"{job:20} {drv:14} " + "; ".join(parts))
     return out
 
 
-def write_report(outdir, samples, rust, c, summary_lines):
+def write_report(outdir, samples, pairs, summary_lines):
     """Writes the report directory: ``samples.csv`` (one row per round, driver and job),
-    ``figures.json`` (per driver and job, each figure's median and 95% interval; per job the
-    paired Rust/C ratios with their intervals and verdicts) and ``summary.txt``. Returns the
-    paths written."""
+    ``figures.json`` (per driver and job, each figure's median and 95% interval; for each
+    (Rust, C) pair of ``pairs``, per job the paired ratios with their intervals and verdicts)
+    and ``summary.txt``. Returns the paths written."""
     os.makedirs(outdir, exist_ok=True)
     paths = []
     p = os.path.join(outdir, "samples.csv")
@@ -198,15 +208,18 @@ def write_report(outdir, samples, rust, c, summary_lines):
     paths.append(p)
     figs = figures(samples)
     jobs = list(dict.fromkeys(s["job"] for s in samples))
-    data = {"rust": rust, "c": c, "interval": "95%, Student t over rounds",
+    data = {"interval": "95%, Student t over rounds",
             "figures": [dict(driver=d, job=j, **v) for (d, j), v in figs.items()],
-            "ratios": []}
-    for job in jobs:
-        iv = interval(samples, rust, c, job)
-        if iv:
-            data["ratios"].append({"job": job, **{
-                k: {"geomean": v[0], "low": v[1], "high": v[2], "verdict": verdict(v)}
-                for k, v in iv.items()}})
+            "pairs": []}
+    for rust, c in pairs:
+        ratios = []
+        for job in jobs:
+            iv = interval(samples, rust, c, job)
+            if iv:
+                ratios.append({"job": job, **{
+                    k: {"geomean": v[0], "low": v[1], "high": v[2], "verdict": verdict(v)}
+                    for k, v in iv.items()}})
+        data["pairs"].append({"rust": rust, "c": c, "ratios": ratios})
     p = os.path.join(outdir, "figures.json")
     with open(p, "w") as f:
         json.dump(data, f, indent=1)
@@ -224,40 +237,49 @@ def verdict(iv):
     return "parity" if lo <= 1.0 <= hi else ("Rust better" if lo > 1.0 else "C better")
 
 
-def summarise(samples, rust, c):
-    """Median per (driver, job), and ratios; returns printable lines and, per job, the
-    ratios of the medians and the paired ratios."""
-    jobs = []
-    for s in samples:
-        if s["job"] not in jobs:
-            jobs.append(s["job"])
+def summarise(samples, pairs):
+    """Median per (driver, job), and for each (Rust, C) pair of ``pairs`` the ratios; returns
+    printable lines and, per pair and job, (rust, c, job, ratios of the medians, paired
+    ratios)."""
+    jobs = list(dict.fromkeys(s["job"] for s in samples))
+    drivers = list(dict.fromkeys(s["driver"] for s in samples))
     med = {}
     for (drv, job) in {(s["driver"], s["job"]) for s in samples}:
         sel = [s for s in samples if s["driver"] == drv and s["job"] == job]
         med[drv, job] = {k: statistics.median(s[k] for s in sel)
                          for k in ("iops", "p50_us", "p99_us", "cpu_us_per_io")}
         med[drv, job]["n"] = len(sel)
-    out = [f"{'job':20} {'driver':14} {'IOPS':>9} {'p50 us':>9} {'p99 us':>9} {'CPU us/IO':>10}  rounds"]
+    w = max([14] + [len(d) for d in drivers])
+    out = [f"{'job':20} {'driver':{w}} {'IOPS':>9} {'p50 us':>9} {'p99 us':>9} {'CPU us/IO':>10}  rounds"]
     ratios = []
     for job in jobs:
-        for drv in (c, rust):
+        for drv in drivers:
             m = med.get((drv, job))
             if m:
-                out.append(f"{job:20} {drv:14} {m['iops']:9.0f} {m['p50_us']:9.1f} {m['p99_us']:9.1f}"
+                out.append(f"{job:20} {drv:{w}} {m['iops']:9.0f} {m['p50_us']:9.1f} {m['p99_us']:9.1f}"
                            f" {m['cpu_us_per_io']:10.1f}  {m['n']}")
-        a, b = med.get((rust, job)), med.get((c, job))
-        if a and b:
-            r = _ratios(a, b)
-            p = paired(samples, rust, c, job)
-            ratios.append((job, r, p))
-            out.append(f"{job:20} {'Rust vs C':14} {r['iops']:9.2f} {r['p50']:9.2f} {r['p99']:9.2f}"
-                       f" {r['cpu']:10.2f}  (above 1: Rust better)")
-            if p:
-                out.append(f"{job:20} {'paired':14} {p['iops']:9.2f} {p['p50']:9.2f}"
-                           f" {p['p99']:9.2f} {p['cpu']:10.2f}  (median of per-round ratios)")
-            iv = interval(samples, rust, c, job)
-            if iv:
-                out.append(f"{job:20} {'95% interval':14} " + "; ".join(
-                    f"{k} {iv[k][0]:.2f} [{iv[k][1]:.2f}, {iv[k][2]:.2f}] {verdict(iv[k])}"
-                    for k in ("iops", "p50", "p99", "cpu") if k in iv))
+        for rust, c in pairs:
+            out += _pair_lines(samples, med, rust, c, job, w, ratios)
     return out, ratios
+
+
+def _pair_lines(samples, med, rust, c, job, w, ratios):
+    """The summary's lines comparing ``rust`` with ``c`` in ``job``; appends to ``ratios``."""
+    out = []
+    a, b = med.get((rust, job)), med.get((c, job))
+    if a and b:
+        r = _ratios(a, b)
+        p = paired(samples, rust, c, job)
+        ratios.append((rust, c, job, r, p))
+        name = f"{rust} vs C"[:w]
+        out.append(f"{job:20} {name:{w}} {r['iops']:9.2f} {r['p50']:9.2f} {r['p99']:9.2f}"
+                   f" {r['cpu']:10.2f}  (above 1: Rust better)")
+        if p:
+            out.append(f"{job:20} {'paired':{w}} {p['iops']:9.2f} {p['p50']:9.2f}"
+                       f" {p['p99']:9.2f} {p['cpu']:10.2f}  (median of per-round ratios)")
+        iv = interval(samples, rust, c, job)
+        if iv:
+            out.append(f"{job:20} {'95% interval':{w}} " + "; ".join(
+                f"{k} {iv[k][0]:.2f} [{iv[k][1]:.2f}, {iv[k][2]:.2f}] {verdict(iv[k])}"
+                for k in ("iops", "p50", "p99", "cpu") if k in iv))
+    return out

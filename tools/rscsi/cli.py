@@ -310,10 +310,17 @@ def cmd_bench(args):
     through the C driver and ours, alternating, and prints the side-by-side table."""
     kernel, parts = prepare("perf")
     outdir = run_dir()
+    jobs = args.jobs.split(",") if args.jobs else None
     try:
-        run = suite.bench_run(args.hba, args.c_driver, args.rust_driver, args.rounds,
-                              args.seconds, pin=not args.no_pin, scheduler=args.scheduler or "",
-                              jobs=args.jobs.split(",") if args.jobs else None)
+        if args.all:
+            run = suite.bench_all_run(args.rounds, args.seconds, pin=not args.no_pin,
+                                      scheduler=args.scheduler or "none", jobs=jobs)
+            pairs = list(suite.BENCH_PAIRS)
+        else:
+            run = suite.bench_run(args.hba, args.c_driver, args.rust_driver, args.rounds,
+                                  args.seconds, pin=not args.no_pin,
+                                  scheduler=args.scheduler or "", jobs=jobs)
+            pairs = [(args.rust_driver, args.c_driver)]
     except ValueError as e:
         print(f"bench: {e}", file=sys.stderr)
         return 2
@@ -321,41 +328,45 @@ def cmd_bench(args):
         res, _ = boot(run, kernel, parts, outdir, echo=args.verbose)
     v = judge.judge(res.lines, run.plan, res.timed_out)
     samples = bench.parse(res.lines)
-    table, ratios = bench.summarise(samples, args.rust_driver, args.c_driver)
+    table, ratios = bench.summarise(samples, pairs)
     lines = []
 
     def out(line):
         print(line)
         lines.append(line)
 
-    where = (f"{args.hba} with a null-co disk" if args.hba != "none"
+    where = ("megasas, virtio-scsi-pci and virtio-blk-pci with null-co disks, and null_blk"
+             if args.all else f"{args.hba} with a null-co disk" if args.hba != "none"
              else "software hosts, no emulated device")
     out(f"# {where}, perf kernel, TCG, {args.rounds} rounds of "
         f"{args.seconds} s per job, drivers alternating job by job; medians over rounds; "
         + ("fio unpinned" if args.no_pin else "fio on CPU 0, interrupts moved to CPU 1 where "
            "they can be (managed vectors keep their CPU: BENCH-IRQ lines in the log)")
-        + (f"; scheduler {args.scheduler} for both" if args.scheduler
-           else "; each driver's default I/O scheduler"))
+        + (f"; scheduler {run.settings['RSCSI_BENCH_SCHED']} for all"
+           if run.settings["RSCSI_BENCH_SCHED"] else "; each driver's default I/O scheduler"))
     for line in dict.fromkeys(ln.strip() for ln in res.lines if ln.startswith("BENCH-SCHED ")):
         out(f"# {line}")
     for line in table:
         out(line)
     for line in bench.figure_lines(samples):
         out(line)
-    if ratios:
-        worst = min(min(r.values()) for _, r, _ in ratios)
-        line = f"# lowest Rust/C ratio: {worst:.2f} of the medians"
-        if all(p for _, _, p in ratios):
-            line += f", {min(min(p.values()) for _, _, p in ratios):.2f} paired"
+    for rust, c in pairs:
+        mine = [(job, r, p) for (a, b, job, r, p) in ratios if (a, b) == (rust, c)]
+        if not mine:
+            continue
+        worst = min(min(r.values()) for _, r, _ in mine)
+        line = f"# {rust} against {c}: lowest ratio {worst:.2f} of the medians"
+        if all(p for _, _, p in mine):
+            line += f", {min(min(p.values()) for _, _, p in mine):.2f} paired"
         out(line)
-        for job, _, _ in ratios:
-            iv = bench.interval(samples, args.rust_driver, args.c_driver, job)
+        for job, _, _ in mine:
+            iv = bench.interval(samples, rust, c, job)
             if iv and "iops" in iv:
                 m, lo, hi = iv["iops"]
-                out(f"# {job}: IOPS Rust/C {m:.2f}, 95% interval [{lo:.2f}, {hi:.2f}]: "
+                out(f"# {job}: IOPS {rust}/{c} {m:.2f}, 95% interval [{lo:.2f}, {hi:.2f}]: "
                     f"{bench.verdict(iv['iops'])}")
     report = os.path.join(outdir, "report")
-    bench.write_report(report, samples, args.rust_driver, args.c_driver, lines)
+    bench.write_report(report, samples, pairs, lines)
     with open(os.path.join(report, "figures.json")) as f:
         drawn = plots.draw(report, json.load(f))
     print(f"# report: {report} (samples.csv, figures.json, summary.txt"
@@ -443,6 +454,10 @@ def main(argv=None):
             p.add_argument("--timeout", type=int, default=900)
         p.set_defaults(func=func)
     b = sub.add_parser("bench", help="C driver vs ours, side by side, on the perf kernel")
+    b.add_argument("--all", action="store_true",
+                   help="megaraid_sas, rmegasas, virtio_scsi, rvirtio_scsi and the ceilings "
+                        "(virtio-blk, null_blk) in one boot, the queue-depth sweep included, "
+                        "scheduler none unless --scheduler")
     b.add_argument("--hba", default="megasas",
                    help="QEMU HBA model (default megasas); none for software hosts "
                         "(scsi_debug, rscsi_debug)")

@@ -1,6 +1,7 @@
 # SPDX-License-Identifier: GPL-2.0
 """Plots of a benchmark report (``bench.write_report``): IOPS per job for every driver with
-95% interval whiskers, and the paired Rust/C IOPS ratio per job with its interval against 1.0.
+95% interval whiskers, the paired Rust/C IOPS ratio per job with its interval against 1.0 for
+each pair, and the queue-depth sweep (``randread-4k-qdN``) as IOPS against N for every driver.
 
 matplotlib comes from PyPI (``pip install --user matplotlib``) when the harness's Python does
 not have it; without it the report has no plots and says so.
@@ -70,29 +71,63 @@ def draw(outdir, data):
     ax.set_xticklabels(jobs, rotation=20, ha="right")
     ax.set_ylabel("IOPS (mean over rounds, 95% interval)")
     ax.legend()
+    paths.append(_save(plt, fig, outdir, "iops.png"))
+
+    pairs = [p for p in data["pairs"] if any("iops" in r for r in p["ratios"])]
+    if pairs:
+        rjobs = list(dict.fromkeys(r["job"] for p in pairs for r in p["ratios"] if "iops" in r))
+        fig, ax = plt.subplots(figsize=(max(6, 1.6 * len(rjobs)), 3.5))
+        width = 0.6 / len(pairs)
+        for i, pair in enumerate(pairs):
+            for r in pair["ratios"]:
+                if "iops" not in r:
+                    continue
+                v = r["iops"]
+                x = rjobs.index(r["job"]) + (i - (len(pairs) - 1) / 2) * width
+                ax.errorbar([x], [v["geomean"]], yerr=[[v["geomean"] - v["low"]],
+                                                       [v["high"] - v["geomean"]]],
+                            fmt="o", capsize=4, color=f"C{i}",
+                            label=f"{short(pair['rust'])} / {short(pair['c'])}"
+                            if r is pair["ratios"][0] else None)
+                ax.annotate(v["verdict"], (x, v["high"]), textcoords="offset points",
+                            xytext=(0, 4), ha="center", fontsize=7)
+        ax.axhline(1.0, color="grey", linewidth=1)
+        ax.set_xticks(range(len(rjobs)))
+        ax.set_xticklabels(rjobs, rotation=20, ha="right")
+        ax.set_ylabel("IOPS Rust / C (paired, 95% interval)")
+        ax.legend(fontsize=8)
+        paths.append(_save(plt, fig, outdir, "ratios.png"))
+
+    sweep = sorted({int(j[len(SWEEP):]) for j in jobs
+                    if j.startswith(SWEEP) and j[len(SWEEP):].isdigit()})
+    if len(sweep) > 1:
+        fig, ax = plt.subplots(figsize=(7, 4.5))
+        for i, d in enumerate(drivers):
+            pts = [(qd, by[d, f"{SWEEP}{qd}"]["iops"]["mean_ci95"]) for qd in sweep
+                   if (d, f"{SWEEP}{qd}") in by]
+            if not pts:
+                continue
+            ax.errorbar([q for q, _ in pts], [m for _, (m, _, _) in pts],
+                        yerr=[[m - lo for _, (m, lo, _) in pts], [hi - m for _, (m, _, hi) in pts]],
+                        marker="o", capsize=3, label=short(d))
+        ax.set_xscale("log", base=2)
+        ax.set_xticks(sweep)
+        ax.set_xticklabels([str(q) for q in sweep])
+        ax.set_xlabel("iodepth (4 KiB random reads)")
+        ax.set_ylabel("IOPS (mean over rounds, 95% interval)")
+        ax.legend(fontsize=8)
+        paths.append(_save(plt, fig, outdir, "qd-sweep.png"))
+    return paths
+
+
+def _save(plt, fig, outdir, name):
+    """Writes `fig` to `outdir`/`name` and closes it; returns the path."""
     fig.tight_layout()
-    p = os.path.join(outdir, "iops.png")
+    p = os.path.join(outdir, name)
     fig.savefig(p, dpi=100)
     plt.close(fig)
-    paths.append(p)
+    return p
 
-    ratios = [r for r in data["ratios"] if "iops" in r]
-    if ratios:
-        fig, ax = plt.subplots(figsize=(max(6, 1.6 * len(ratios)), 3.5))
-        for j, r in enumerate(ratios):
-            v = r["iops"]
-            ax.errorbar([j], [v["geomean"]], yerr=[[v["geomean"] - v["low"]],
-                                                   [v["high"] - v["geomean"]]],
-                        fmt="o", capsize=4)
-            ax.annotate(v["verdict"], (j, v["high"]), textcoords="offset points",
-                        xytext=(0, 4), ha="center", fontsize=8)
-        ax.axhline(1.0, color="grey", linewidth=1)
-        ax.set_xticks(range(len(ratios)))
-        ax.set_xticklabels([r["job"] for r in ratios], rotation=20, ha="right")
-        ax.set_ylabel(f"IOPS {short(data['rust'])} / {short(data['c'])}")
-        fig.tight_layout()
-        p = os.path.join(outdir, "ratios.png")
-        fig.savefig(p, dpi=100)
-        plt.close(fig)
-        paths.append(p)
-    return paths
+
+# The queue-depth sweep's jobs: this prefix and the depth.
+SWEEP = "randread-4k-qd"

@@ -709,7 +709,16 @@ def demo_run():
 # virtio_scsi:virtscsi_poll_queues=1, rvirtio_scsi:poll_queues=1).
 DEFAULT_BENCH_JOBS = ("randread-4k-qd1", "randread-4k-qd32", "randwrite-4k-qd32",
                       "read-128k-seq")
-BENCH_JOBS = DEFAULT_BENCH_JOBS + ("randread-4k-qd1-poll",)
+# The queue-depth sweep of 4 KiB random reads (bench --all).
+QD_SWEEP = tuple(f"randread-4k-qd{n}" for n in (1, 2, 4, 8, 16, 32, 64, 128))
+BENCH_JOBS = tuple(dict.fromkeys(DEFAULT_BENCH_JOBS + ("randread-4k-qd1-poll",) + QD_SWEEP))
+
+# bench --all: both HBAs' C and Rust drivers, and two ceilings beside them: virtio-blk on the
+# same null-co backend (the lightest virtual disk path) and null_blk (the block layer alone, no
+# device; its queue as deep as the sweep's deepest job).
+BENCH_ALL = ("megaraid_sas", "rmegasas", "virtio_pci+virtio_scsi", "rvirtio_scsi",
+             "virtio_pci+virtio_blk", "null_blk:hw_queue_depth=256")
+BENCH_PAIRS = (("rmegasas", "megaraid_sas"), ("rvirtio_scsi", "virtio_pci+virtio_scsi"))
 
 
 def bench_run(model, c_driver, rust_driver, rounds, seconds, pin=True, scheduler="", jobs=None):
@@ -737,6 +746,24 @@ def bench_run(model, c_driver, rust_driver, rounds, seconds, pin=True, scheduler
     }, timeout=300 + njobs * (seconds + 25))
     run.settings["RSCSI_DISKS"] = disk_table(hbas)
     run.settings["RSCSI_HBAS"] = hba_table(hbas)
+    return run
+
+
+def bench_all_run(rounds, seconds, pin=True, scheduler="none", jobs=None):
+    """``bench --all``: one boot with a megasas, a virtio-scsi-pci and a virtio-blk-pci
+    controller, each with an 8 GiB null-co disk, and the drivers of BENCH_ALL in turn, job by
+    job (see bench_run); by default the usual jobs and the queue-depth sweep, and the same
+    scheduler (none) for every path."""
+    hbas = [Hba("megasas", disks=_disks("8G,null")),
+            Hba("virtio-scsi-pci", disks=_disks("8G,null")),
+            Hba("virtio-blk-pci", disks=_disks("8G,null"))]
+    names = list(jobs or dict.fromkeys(DEFAULT_BENCH_JOBS + QD_SWEEP))
+    run = bench_run("none", "", "", rounds, seconds, pin, scheduler, names)
+    run.hbas = hbas
+    run.settings["RSCSI_MODULES"] = " ".join(BENCH_ALL)
+    run.settings["RSCSI_DISKS"] = disk_table(hbas)
+    run.settings["RSCSI_HBAS"] = hba_table(hbas)
+    run.timeout = 300 + len(names) * rounds * len(BENCH_ALL) * (seconds + 25)
     return run
 
 

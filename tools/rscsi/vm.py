@@ -22,7 +22,10 @@ import tempfile
 import time
 
 QEMU = "qemu-system-x86_64"
-HBA_MODELS = ("megasas", "megasas-gen2", "virtio-scsi-pci")
+HBA_MODELS = ("megasas", "megasas-gen2", "virtio-scsi-pci", "virtio-blk-pci")
+# Not an HBA: a virtio block device whose one disk is the device's own drive (the benchmark's
+# ceiling, the lightest virtual disk path: no SCSI on either side).
+BLOCK_MODELS = ("virtio-blk-pci",)
 # HBAs sit on the root bus of a q35 machine from this slot on: 0000:00:10.0, 0000:00:11.0, ...
 # (q35's ACPI routing table is static; i440fx's AML loop is too slow under KASAN and TCG).
 FIRST_SLOT = 0x10
@@ -198,6 +201,15 @@ class Vm:
             if hba.hotplug:
                 a += ["-device", f"pcie-root-port,id=rp{i},chassis={i + 1},addr={hba.slot:#x}"]
                 a += ["-device", f"{hba.model},id=hba{i},bus=rp{i}{opts}"]
+            elif hba.model in BLOCK_MODELS:
+                # Its drive, made below with the disks, is the device's.
+                if len(hba.disks) != 1:
+                    raise ValueError(f"{hba.model} takes one disk, not {len(hba.disks)}")
+                opts += f",drive=d{i}_0"
+                if hba.disks[0].block_size != 512:
+                    bs = hba.disks[0].block_size
+                    opts += f",logical_block_size={bs},physical_block_size={bs}"
+                a += ["-device", f"{hba.model},id=hba{i},addr={hba.slot:#x}{opts}"]
             else:
                 a += ["-device", f"{hba.model},id=hba{i},addr={hba.slot:#x}{opts}"]
             for j, d in enumerate(hba.disks):
@@ -216,6 +228,8 @@ class Vm:
                         a += ["-blockdev", f"driver=blkdebug,node-name=b{node},config={d.blkdebug},image={proto}"]
                         proto = f"b{node}"
                     a += ["-blockdev", f"driver=raw,node-name={node},file={proto}"]
+                if hba.model in BLOCK_MODELS:
+                    continue
                 dev = (f"scsi-hd,bus=hba{i}.0,scsi-id={d.scsi_id},lun={d.lun},drive={node},"
                        f"logical_block_size={d.block_size},physical_block_size={d.block_size}")
                 dev += "".join(f",{k}={v}" for k, v in d.device_opts.items())

@@ -35,13 +35,14 @@ class BenchTest(unittest.TestCase):
         self.assertAlmostEqual(s["p50_us"], 900.0)
         # 120 jiffies = 1.2 s of CPU over a 12 s window (10 s measured): 1 s for 10000 I/Os.
         self.assertAlmostEqual(s["cpu_us_per_io"], 100.0)
-        table, ratios = bench.summarise(samples, "rmegasas", "megaraid_sas")
-        (job, r, p), = ratios
+        table, ratios = bench.summarise(samples, [("rmegasas", "megaraid_sas")])
+        (rust, c, job, r, p), = ratios
+        self.assertEqual((rust, c), ("rmegasas", "megaraid_sas"))
         self.assertEqual(job, "randread-4k-qd1")
         self.assertAlmostEqual(r["iops"], 1102 / 1000)
         self.assertAlmostEqual(r["p50"], 900 / 800)
         self.assertAlmostEqual(r["p99"], 2000 / 1600)
-        self.assertTrue(any("Rust vs C" in t for t in table))
+        self.assertTrue(any("rmegasas vs C" in t for t in table))
 
     def test_paired_ratio_cancels_drift(self):
         # The host slows down from round to round; in each round Rust does 10% better, but
@@ -55,7 +56,7 @@ class BenchTest(unittest.TestCase):
         samples = bench.parse(lines)
         p = bench.paired(samples, "rmegasas", "megaraid_sas", "read-128k-seq")
         self.assertAlmostEqual(p["iops"], 1.1)
-        (_, r, p2), = bench.summarise(samples, "rmegasas", "megaraid_sas")[1]
+        (_, _, _, r, p2), = bench.summarise(samples, [("rmegasas", "megaraid_sas")])[1]
         self.assertEqual(p, p2)
         # Medians: C over 5 rounds (2000) against Rust over 4 (1650): the drift shows.
         self.assertAlmostEqual(r["iops"], 1650 / 2000)
@@ -81,8 +82,8 @@ class BenchTest(unittest.TestCase):
         self.assertGreater(iv[2], 1.0)
         self.assertEqual(bench.verdict(iv), "parity")
         self.assertEqual(bench.verdict((0.8, 0.7, 0.9)), "C better")
-        self.assertTrue(any("95% interval" in t for t in bench.summarise(samples, "rmegasas",
-                                                                           "megaraid_sas")[0]))
+        self.assertTrue(any("95% interval" in t for t in bench.summarise(
+            samples, [("rmegasas", "megaraid_sas")])[0]))
         # One round is no interval.
         self.assertIsNone(bench.interval(samples[:2], "rmegasas", "megaraid_sas", "a"))
 
@@ -121,7 +122,7 @@ class ReportTest(unittest.TestCase):
         import tempfile
         samples = self.samples()
         with tempfile.TemporaryDirectory() as d:
-            paths = bench.write_report(d, samples, "rvirtio_scsi", "virtio_scsi", ["x", "y"])
+            paths = bench.write_report(d, samples, [("rvirtio_scsi", "virtio_scsi")], ["x", "y"])
             self.assertEqual([os.path.basename(p) for p in paths],
                              ["samples.csv", "figures.json", "summary.txt"])
             with open(os.path.join(d, "samples.csv")) as f:
@@ -131,7 +132,9 @@ class ReportTest(unittest.TestCase):
             with open(os.path.join(d, "figures.json")) as f:
                 data = json.load(f)
             self.assertEqual(len(data["figures"]), 2)
-            (r,) = data["ratios"]
+            (pair,) = data["pairs"]
+            self.assertEqual((pair["rust"], pair["c"]), ("rvirtio_scsi", "virtio_scsi"))
+            (r,) = pair["ratios"]
             self.assertAlmostEqual(r["iops"]["geomean"], 1.2)
             # The ratio is exactly 1.2 in every round: a zero-width interval above 1.
             self.assertEqual(r["iops"]["verdict"], "Rust better")
@@ -140,6 +143,33 @@ class ReportTest(unittest.TestCase):
         lines = bench.figure_lines(samples)
         self.assertEqual(len(lines), 3)
         self.assertIn("IOPS 1200 [", lines[2])
+
+
+class PlotTest(unittest.TestCase):
+    def test_sweep_and_both_pairs_drawn(self):
+        import os
+        import tempfile
+        from rscsi import plots
+        if plots._matplotlib() is None:
+            self.skipTest("no matplotlib")
+        lines = []
+        for r in (1, 2):
+            for qd in (1, 2, 4):
+                for d, base in (("megaraid_sas", 1000), ("rmegasas", 1100),
+                                ("virtio_scsi", 2000), ("rvirtio_scsi", 2100), ("null_blk", 5000)):
+                    lines += block(d, r, f"randread-4k-qd{qd}", base * qd + r, 900_000,
+                                   2_000_000, 100)
+        samples = bench.parse(lines)
+        pairs = [("rmegasas", "megaraid_sas"), ("rvirtio_scsi", "virtio_scsi")]
+        with tempfile.TemporaryDirectory() as d:
+            bench.write_report(d, samples, pairs, [])
+            with open(os.path.join(d, "figures.json")) as f:
+                data = json.load(f)
+            self.assertEqual([(p["rust"], p["c"]) for p in data["pairs"]], pairs)
+            drawn = plots.draw(d, data)
+            self.assertEqual([os.path.basename(p) for p in drawn],
+                             ["iops.png", "ratios.png", "qd-sweep.png"])
+            self.assertTrue(all(os.path.getsize(p) > 1000 for p in drawn))
 
 
 class PlotNameTest(unittest.TestCase):

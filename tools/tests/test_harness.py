@@ -165,6 +165,24 @@ class BenchRunTest(unittest.TestCase):
         with self.assertRaises(ValueError):
             suite.bench_run("megasas", "megaraid_sas", "rmegasas", 1, 1, jobs=["randread-8k"])
 
+    def test_all_paths_in_one_boot(self):
+        from rscsi import suite
+        from rscsi.vm import Vm
+        run = suite.bench_all_run(2, 5)
+        self.assertEqual(run.settings["RSCSI_MODULES"].split(), list(suite.BENCH_ALL))
+        jobs = run.settings["RSCSI_BENCH_JOBS"].split()
+        self.assertEqual(jobs[:4], list(suite.DEFAULT_BENCH_JOBS))
+        self.assertTrue(all(j in jobs for j in suite.QD_SWEEP))
+        self.assertEqual(len(jobs), len(set(jobs)))
+        self.assertEqual(run.settings["RSCSI_BENCH_SCHED"], "none")
+        # virtio-blk's disk is the device's own drive, not a SCSI disk on a bus of it.
+        args = " ".join(Vm("k", "i", run.hbas, workdir="/tmp").args())
+        self.assertIn("-device virtio-blk-pci,id=hba2,addr=0x12,drive=d2_0", args)
+        self.assertNotIn("bus=hba2.0", args)
+        for rust, c in suite.BENCH_PAIRS:
+            self.assertIn(rust, suite.BENCH_ALL)
+            self.assertIn(c, suite.BENCH_ALL)
+
 
 class CombinedRunTest(unittest.TestCase):
     def test_parts_see_their_own_controllers(self):

@@ -2,9 +2,10 @@
 #
 # Plan "bench": the same fio jobs on the first disk through each driver in RSCSI_MODULES,
 # alternating drivers, RSCSI_BENCH_ROUNDS rounds (default 3) of RSCSI_BENCH_SECONDS per job
-# (default 10). For every job it prints fio's JSON and the system-wide CPU time (/proc/stat)
-# before and after, between BENCH markers; the host (tools/harness bench) computes IOPS,
-# latency percentiles and CPU time per I/O, and the ratios.
+# (default 10). For every job it prints fio's JSON, the system-wide CPU time (/proc/stat) and
+# the interrupts of the disk's PCI function (/proc/interrupts) before and after, between
+# BENCH markers; the host (tools/harness bench) computes IOPS, latency percentiles, CPU time
+# per I/O and I/Os per interrupt, and the ratios.
 #
 # With RSCSI_BENCH_PIN=1 (the default) fio runs on CPU 0 and the HBA's interrupt is steered to
 # CPU 1 for both drivers: left to the scheduler, fio sometimes shares the interrupt's CPU and
@@ -33,6 +34,17 @@ plan_tests=$((rounds * $(echo $RSCSI_MODULES | wc -w) * 3 * njobs))
 
 cpu_line() { head -n 1 /proc/stat; }
 
+# irq_total PCI: the interrupts the function PCI raised so far, on every CPU (its MSI or MSI-X
+# vectors, else its INTx line); 0 for no function (null_blk, a software host).
+irq_total() {
+	_irqs=$(ls "/sys/bus/pci/devices/$1/msi_irqs" 2>/dev/null)
+	[ -n "$_irqs" ] || _irqs=$(cat "/sys/bus/pci/devices/$1/irq" 2>/dev/null)
+	awk -v list=" $(echo $_irqs) " '
+		{ n = $1; sub(/:$/, "", n)
+		  if (index(list, " " n " ")) for (i = 2; i <= NF && $i ~ /^[0-9]+$/; i++) s += $i }
+		END { print s + 0 }' /proc/interrupts
+}
+
 # bench_job DRIVER ROUND JOB fio-options...: runs one job and prints its results between
 # markers on the console (not through `check`, which keeps only the end of the output).
 bench_job() {
@@ -40,10 +52,12 @@ bench_job() {
 	shift 3
 	echo "BENCH-BEGIN $_bd $_br $_bj"
 	echo "BENCH-CPU-BEFORE $(cpu_line)"
+	echo "BENCH-IRQS-BEFORE $(irq_total "$pci")"
 	fio --name="$_bj" --filename="/dev/$sd" --direct=1 --time_based --runtime="$secs" $pin \
 		--ramp_time=2 --output-format=json "$@" >/tmp/bench.json 2>/tmp/bench.err
 	_brc=$?
 	echo "BENCH-CPU-AFTER $(cpu_line)"
+	echo "BENCH-IRQS-AFTER $(irq_total "$pci")"
 	cat /tmp/bench.json
 	echo "BENCH-END $_bd $_br $_bj rc=$_brc"
 	if [ $_brc = 0 ]; then
@@ -63,6 +77,12 @@ job_options() {
 	read-128k-seq) echo --rw=read --bs=128k --ioengine=libaio --iodepth=8 ;;
 	# Polled: the drivers must have been given poll queues (their module parameters).
 	randread-4k-qd1-poll) echo --rw=randread --bs=4k --ioengine=io_uring --hipri=1 --iodepth=1 ;;
+	# The queue-depth sweep: randread-4k-qd1, -qd2, ... -qd128.
+	randread-4k-qd[0-9]*)
+		_qd=${1#randread-4k-qd}
+		case $_qd in *[!0-9]*) return 1 ;; esac
+		echo --rw=randread --bs=4k --ioengine=libaio --iodepth="$_qd"
+		;;
 	*) return 1 ;;
 	esac
 }
