@@ -34,6 +34,16 @@ plan_tests=$((rounds * $(echo $RSCSI_MODULES | wc -w) * 3 * njobs))
 
 cpu_line() { head -n 1 /proc/stat; }
 
+# irq_moved BEFORE: every interrupt line that fired more than 100 times since /proc/interrupts
+# was saved to BEFORE, with how many times (where the job's interrupts went: its device's
+# vectors, the timer, IPIs, and anything that should not be there).
+irq_moved() {
+	awk 'NR == FNR { if ($1 ~ /:$/) { s = 0; for (i = 2; i <= NF && $i ~ /^[0-9]+$/; i++) s += $i; was[$1] = s }; next }
+		$1 ~ /:$/ { s = 0; for (i = 2; i <= NF && $i ~ /^[0-9]+$/; i++) s += $i
+		  if (s - was[$1] > 100) { name = ""; for (j = i; j <= NF; j++) name = name " " $j
+		                           printf "# irq %s %d%s\n", $1, s - was[$1], name } }' "$1" /proc/interrupts
+}
+
 # irq_total PCI: the interrupts the function PCI raised so far, on every CPU (its MSI or MSI-X
 # vectors, else its INTx line); 0 for no function (null_blk, a software host).
 irq_total() {
@@ -53,6 +63,7 @@ bench_job() {
 	echo "BENCH-BEGIN $_bd $_br $_bj"
 	echo "BENCH-CPU-BEFORE $(cpu_line)"
 	echo "BENCH-IRQS-BEFORE $(irq_total "$pci")"
+	cat /proc/interrupts >/tmp/bench.irq
 	fio --name="$_bj" --filename="/dev/$sd" --direct=1 --time_based --runtime="$secs" $pin \
 		--ramp_time=2 --output-format=json "$@" >/tmp/bench.json 2>/tmp/bench.err
 	_brc=$?
@@ -60,6 +71,7 @@ bench_job() {
 	echo "BENCH-IRQS-AFTER $(irq_total "$pci")"
 	cat /tmp/bench.json
 	echo "BENCH-END $_bd $_br $_bj rc=$_brc"
+	irq_moved /tmp/bench.irq
 	if [ $_brc = 0 ]; then
 		ok "round $_br $_bd: $_bj"
 	else
