@@ -84,6 +84,7 @@ def boot(run, kernel, parts, outdir, *, echo=False, trace=None, interactive=Fals
     initramfs.build_run(settings, runpart, run.parts)
     initrd = initramfs.concat(parts + [runpart], os.path.join(outdir, f"{run.name}.initrd"))
     vm = Vm(kernel, initrd, run.hbas, trace=trace,
+            trace_log=os.path.join(outdir, f"{run.name}.qemu-trace.log"),
             append=" ".join(a for a in (run.append, "" if run.kunit else "kunit.enable=0") if a),
             qmp=os.path.join(outdir, f"{run.name}.qmp"))
     try:

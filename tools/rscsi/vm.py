@@ -175,7 +175,7 @@ class Vm:
     """One QEMU process, set up from a list of HBAs."""
 
     def __init__(self, kernel, initrd, hbas, *, memory="2048", smp=2, append="",
-                 qmp=None, trace=None, extra_args=(), workdir=None):
+                 qmp=None, trace=None, trace_log=None, extra_args=(), workdir=None):
         self.kernel = kernel
         self.initrd = initrd
         self.hbas = hbas
@@ -184,6 +184,8 @@ class Vm:
         self.append = append
         self.qmp = qmp
         self.trace = trace
+        # Where QEMU's trace goes: out of the working directory, which cleanup() removes.
+        self.trace_log = trace_log
         self.extra_args = list(extra_args)
         self.workdir = workdir or tempfile.mkdtemp(prefix="rscsi-", dir="/dev/shm")
         self._assign()
@@ -239,7 +241,8 @@ class Vm:
         if self.qmp:
             a += ["-qmp", f"unix:{self.qmp},server=on,wait=off"]
         if self.trace:
-            a += ["-trace", self.trace, "-D", os.path.join(self.workdir, "qemu-trace.log")]
+            a += ["-trace", self.trace, "-D",
+                  self.trace_log or os.path.join(self.workdir, "qemu-trace.log")]
         # RSCSI_QEMU_ARGS: extra QEMU arguments for one-off investigations (a TCG plugin, a
         # different -smp); tools/profile uses it.
         return a + self.extra_args + shlex.split(os.environ.get("RSCSI_QEMU_ARGS", ""))
