@@ -255,7 +255,7 @@ pub(crate) struct Sge32;
 impl DescriptorWriter for Sge32 {
     const SIZE: usize = 8;
     #[inline]
-    fn write(&self, out: &mut [u8], seg: Segment, _last: bool) {
+    fn write(&self, out: &mut [u8], seg: Segment) {
         let mut d = [0u8; 8];
         // CAST: This format is only used with a 32-bit DMA mask, so the address fits.
         put32(&mut d, 0, seg.addr as u32);
@@ -270,7 +270,7 @@ pub(crate) struct Sge64;
 impl DescriptorWriter for Sge64 {
     const SIZE: usize = 12;
     #[inline]
-    fn write(&self, out: &mut [u8], seg: Segment, _last: bool) {
+    fn write(&self, out: &mut [u8], seg: Segment) {
         let mut d = [0u8; 12];
         put64(&mut d, 0, seg.addr);
         put32(&mut d, 8, seg.len);
@@ -284,7 +284,7 @@ pub(crate) struct SgeIeee;
 impl DescriptorWriter for SgeIeee {
     const SIZE: usize = 16;
     #[inline]
-    fn write(&self, out: &mut [u8], seg: Segment, _last: bool) {
+    fn write(&self, out: &mut [u8], seg: Segment) {
         // One 16-byte store; the flag word stays zero.
         let mut d = [0u8; 16];
         put64(&mut d, 0, seg.addr);
@@ -940,12 +940,12 @@ mod tests {
             len: 0x1000,
         };
         let mut o = [0xeeu8; 16];
-        SgeIeee.write(&mut o, seg, true);
+        SgeIeee.write(&mut o, seg);
         assert_eq!(get64(&o, 0), 0x1_2345_6789);
         assert_eq!(get32(&o, 8), 0x1000);
         assert_eq!(get32(&o, 12), 0);
         let mut o = [0xeeu8; 12];
-        Sge64.write(&mut o, seg, false);
+        Sge64.write(&mut o, seg);
         assert_eq!(get64(&o, 0), 0x1_2345_6789);
         let mut o = [0xeeu8; 8];
         Sge32.write(
@@ -954,7 +954,6 @@ mod tests {
                 addr: 0x8000,
                 len: 512,
             },
-            false,
         );
         assert_eq!((get32(&o, 0), get32(&o, 4)), (0x8000, 512));
         assert_eq!(SgeFormat::Ieee.capacity(PTHRU_SGL), 125);

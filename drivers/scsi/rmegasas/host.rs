@@ -108,21 +108,23 @@ const HOST_RESET_DRAIN: Delta = Delta::from_secs(10);
 /// controller reset before it looks again; here the next attempt does its own waiting).
 const RESET_RETRY_PAUSE: Delta = Delta::from_secs(1);
 
-/// Writes `segs` as an SG list in the controller's format at `sgl` in a frame.
+/// Writes `list` as an SG list in the controller's format at `sgl` in a frame; returns how many
+/// SGEs.
 ///
 /// Kept out of `build_frame`, so that the per-segment loop has the registers to itself.
 #[inline(never)]
 fn write_sgl(
     mfi: &Mfi<'_>,
-    segs: impl Iterator<Item = sg::Segment>,
+    list: sg::Within<impl FnMut() -> sg::Segment>,
     sgl: &mut [u8],
-) -> Result<sg::Written, sg::CursorError> {
+) -> Result<usize, sg::CursorError> {
     let areas = &mut [sgl];
-    match mfi.sge {
-        SgeFormat::Ieee => sg::write(segs, &mfi.sg_limits, areas, &frame::SgeIeee),
-        SgeFormat::Sge64 => sg::write(segs, &mfi.sg_limits, areas, &frame::Sge64),
-        SgeFormat::Sge32 => sg::write(segs, &mfi.sg_limits, areas, &frame::Sge32),
-    }
+    let w = match mfi.sge {
+        SgeFormat::Ieee => sg::write_within(list, &mfi.sg_limits, areas, &frame::SgeIeee),
+        SgeFormat::Sge64 => sg::write_within(list, &mfi.sg_limits, areas, &frame::Sge64),
+        SgeFormat::Sge32 => sg::write_within(list, &mfi.sg_limits, areas, &frame::Sge32),
+    };
+    w.map(|w| w.count)
 }
 
 /// Fills the frame of `cmd` and returns its length in bytes, or `None` when the SG list does
@@ -153,11 +155,11 @@ fn build_frame(
     } else {
         frame::PTHRU_SGL
     };
-    let mut written = match bounce {
-        Some(seg) => write_sgl(mfi, core::iter::once(seg), &mut slot.cmd[sgl..]).ok()?,
-        None => write_sgl(mfi, cmd.segments(), &mut slot.cmd[sgl..]).ok()?,
+    let mut count = match bounce {
+        Some(seg) => write_sgl(mfi, sg::Within::one(seg), &mut slot.cmd[sgl..]).ok()?,
+        None => write_sgl(mfi, cmd.mapped_list(), &mut slot.cmd[sgl..]).ok()?,
     };
-    if written.count == 0 {
+    if count == 0 {
         // QEMU fails a frame without SG elements (TARGET FAILURE sense), so a command without
         // data (TEST UNIT READY, SYNCHRONIZE CACHE) gets one pointing at its sense buffer, with
         // a transfer length of zero: nothing is transferred.
@@ -166,7 +168,7 @@ fn build_frame(
             // CAST: the sense buffer is 96 bytes.
             len: SENSE_BUFFERSIZE as u32,
         };
-        written = write_sgl(mfi, core::iter::once(seg), &mut slot.cmd[sgl..]).ok()?;
+        count = write_sgl(mfi, sg::Within::one(seg), &mut slot.cmd[sgl..]).ok()?;
     }
     let mut h = Header {
         cmd: if mfi.jbod {
@@ -180,7 +182,7 @@ fn build_frame(
         flags: mfi.sge.flags() | dir,
         data_xfer_len: cmd.transfer_len(),
         // CAST: at most `max_sge`, which is at most 255 (an 8-bit firmware field).
-        sge_count: written.count as u8,
+        sge_count: count as u8,
     };
     // CAST: the sense buffer is 96 bytes.
     let sense_len = SENSE_BUFFERSIZE as u8;
@@ -196,7 +198,7 @@ fn build_frame(
         }
         None => frame::write_pthru(slot.cmd, &h, cmd.cdb(), slot.resp_dma, sense_len),
     }
-    Some(sgl + written.count * mfi.sge.size())
+    Some(sgl + count * mfi.sge.size())
 }
 
 /// Completes the command the firmware reported with context `ctx`, counting it in `counts`.

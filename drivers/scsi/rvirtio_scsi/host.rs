@@ -1026,9 +1026,9 @@ fn write_data(
 ) -> Option<usize> {
     let writer = vring::DescWriter { device_writes };
     let w = if v.phys {
-        sg::write(cmd.phys_segments(), &v.sg_limits, &mut [area], &writer)
+        sg::write_within(cmd.phys_list(), &v.sg_limits, &mut [area], &writer)
     } else {
-        sg::write(cmd.segments(), &v.sg_limits, &mut [area], &writer)
+        sg::write_within(cmd.mapped_list(), &v.sg_limits, &mut [area], &writer)
     };
     w.ok().map(|w| w.count)
 }

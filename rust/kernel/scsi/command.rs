@@ -54,7 +54,7 @@ use crate::{
         host::{Busy, Host, HostOps},
         inflight::Entry,
         ring::ContextTag,
-        sg::Segment,
+        sg::{self, Segment},
         status::{result_word, HostByte, ScsiStatus},
         trace,
     },
@@ -159,35 +159,69 @@ fn sg_dma_len(e: &bindings::scatterlist) -> u32 {
     }
 }
 
-/// `sg_next()`: the entry after `sg`, following a chain link, or NULL after the last. Written
-/// out here (from `include/linux/scatterlist.h`) because the SG cursor calls it for every
+/// The first entries of a scatterlist, in order, following chain links: `for_each_sg()`,
+/// written out (from `include/linux/scatterlist.h`) because the SG cursor takes it for every
 /// segment of every command.
 ///
-/// # Safety
+/// Unlike `sg_next()`, it does not look for the end mark: it steps to the next entry only when
+/// one more is wanted, so it never reads past the entry it was asked to stop at (which may be
+/// before the marked end, as after a DMA mapping that merged entries).
 ///
-/// `sg` must be an entry of a valid scatterlist.
-#[inline(always)]
-unsafe fn sg_next(sg: *mut bindings::scatterlist) -> *mut bindings::scatterlist {
-    // CAST: the flag bits of `page_link`, as in `sg_is_last()` and `sg_is_chain()`.
-    let (end, chain, mask) = (
-        bindings::SG_END as c_ulong,
-        bindings::SG_CHAIN as c_ulong,
-        bindings::SG_PAGE_LINK_MASK as c_ulong,
-    );
-    // SAFETY: `sg` is valid by the caller's promise.
-    if unsafe { (*sg).page_link } & end != 0 {
-        return core::ptr::null_mut();
+/// # Invariants
+///
+/// While `left > 0`, `sg` is an entry of a valid list with at least `left - 1` entries after
+/// it (chain links not counted).
+struct SgWalk {
+    sg: *mut bindings::scatterlist,
+    left: usize,
+}
+
+impl SgWalk {
+    /// Walks the first `n` entries of the list at `sg`.
+    ///
+    /// # Safety
+    ///
+    /// When `n > 0`, `sg` is the first entry of a valid list of at least `n` entries, which
+    /// stays valid and unchanged while the walk is used.
+    #[inline(always)]
+    unsafe fn new(sg: *mut bindings::scatterlist, n: usize) -> Self {
+        // INVARIANT: The caller's promise.
+        SgWalk { sg, left: n }
     }
-    // SAFETY: An entry that is not the last is followed by another entry or a chain link in
-    // the same array.
-    let next = unsafe { sg.add(1) };
-    // SAFETY: As above, `next` is a valid entry.
-    let link = unsafe { (*next).page_link };
-    if link & chain != 0 {
-        // A chain link holds the address of the next array (`sg_chain_ptr()`).
-        core::ptr::with_exposed_provenance_mut(link & !mask)
-    } else {
-        next
+
+    /// `sg_chain_ptr()`: the array a chain link's `page_link` points to. Out of line: a list
+    /// has a link every `SG_CHUNK_SIZE` (128) entries at most, and the branch to it stays a
+    /// branch, cheaper on the path of every other entry than a select.
+    #[cold]
+    #[inline(never)]
+    fn chain_ptr(link: c_ulong) -> *mut bindings::scatterlist {
+        // CAST: the flag bits of `page_link`, as in `sg_chain_ptr()`.
+        core::ptr::with_exposed_provenance_mut(link & !(bindings::SG_PAGE_LINK_MASK as c_ulong))
+    }
+
+    /// The next entry, if one is left.
+    #[inline(always)]
+    fn next(&mut self) -> Option<&bindings::scatterlist> {
+        let cur = self.sg;
+        self.left = self.left.checked_sub(1)?;
+        if self.left > 0 {
+            // SAFETY: `cur` has an entry after it (by the invariant, with `left` more wanted),
+            // so `cur + 1` is in its array: that entry or a chain link to the next array.
+            let next = unsafe { cur.add(1) };
+            // SAFETY: As above, `next` is an entry of the list.
+            let link = unsafe { (*next).page_link };
+            // INVARIANT: `left - 1` more entries follow the one `sg` now names: the next
+            // entry in the array, or the first of the array a chain link points to.
+            // CAST: the flag bit of `page_link`, as in `sg_is_chain()`.
+            self.sg = if link & bindings::SG_CHAIN as c_ulong != 0 {
+                Self::chain_ptr(link)
+            } else {
+                next
+            };
+        }
+        // SAFETY: `cur` is an entry of the list (the invariant, `left` was above 0), valid
+        // while the walk is used (the caller's promise to `new`).
+        Some(unsafe { &*cur })
     }
 }
 
@@ -638,23 +672,75 @@ impl<T: HostOps> Command<T> {
     pub fn segments(&self) -> impl Iterator<Item = Segment> + '_ {
         // SAFETY: We own the entry's `Driver` phase, and with it `mapped`.
         let n = usize::try_from(*unsafe { self.entry().mapped() }).unwrap_or(0);
-        // SAFETY: `sdb.table.sgl` is the command's scatterlist (`scsi_sglist()`), `n` of whose
-        // entries are mapped.
-        let mut sg = unsafe { (*self.raw()).sdb.table.sgl };
-        (0..n).map_while(move |_| {
-            if sg.is_null() {
-                return None;
-            }
-            // SAFETY: `sg` is a mapped entry of the command's list.
-            let e = unsafe { &*sg };
-            let seg = Segment {
+        // SAFETY: `sdb.table.sgl` is the command's scatterlist (`scsi_sglist()`), whose first
+        // `n` entries are mapped: `scsi_dma_map()` returned `n`, at most the list's length.
+        let mut walk = unsafe { SgWalk::new((*self.raw()).sdb.table.sgl, n) };
+        core::iter::from_fn(move || {
+            walk.next().map(|e| Segment {
                 addr: e.dma_address,
                 len: sg_dma_len(e),
-            };
-            // SAFETY: `sg` is an entry of a valid list.
-            sg = unsafe { sg_next(sg) };
-            Some(seg)
+            })
         })
+    }
+
+    /// The mapped segments as a list for [`sg::write_within`], which writes them without
+    /// checking each against the HBA's limits when their source's guarantee covers those.
+    ///
+    /// The guarantee is the request queue's limits (`max_segment_size`, `seg_boundary_mask`),
+    /// to which the block layer built the list, and which the DMA API keeps when it merges
+    /// entries behind an IOMMU, under the DMA device's parameters: `scsi_init_limits()` gives
+    /// both the host's values. A DMA device without parameters (`dma_parms`; every PCI
+    /// function has them) guarantees nothing ([`sg::Limits::NONE`]): an IOMMU would merge under
+    /// its defaults.
+    #[inline]
+    pub fn mapped_list(&self) -> sg::Within<impl FnMut() -> Segment + '_> {
+        // SAFETY: `parent()` is a valid device (the one given to `scsi_add_host`, which
+        // outlives the host and so the command).
+        let parms = unsafe { (*self.host().parent().as_raw()).dma_parms };
+        let limits = if parms.is_null() {
+            sg::Limits::NONE
+        } else {
+            self.queue_limits()
+        };
+        let mut segs = self.segments();
+        // SAFETY: We own the entry's `Driver` phase, and with it `mapped`.
+        let count = usize::try_from(*unsafe { self.entry().mapped() }).unwrap_or(0);
+        sg::Within {
+            count,
+            limits,
+            // `segments()` yields `count` segments; `write_within` asks for no more.
+            next: move || segs.next().unwrap_or(Segment { addr: 0, len: 0 }),
+        }
+    }
+
+    /// The command's guest-physical segments ([`Command::phys_segments`]) as a list for
+    /// [`sg::write_within`]: the block layer built them to the request queue's limits.
+    #[inline]
+    pub fn phys_list(&self) -> sg::Within<impl FnMut() -> Segment + '_> {
+        // SAFETY: We own the command; `sdb.table` is set before queueing.
+        // CAST: `nents` is a C `unsigned int`.
+        let count = unsafe { (*self.raw()).sdb.table.nents } as usize;
+        let mut segs = self.phys_segments();
+        sg::Within {
+            count,
+            limits: self.queue_limits(),
+            // `phys_segments()` yields `count` segments; `write_within` asks for no more.
+            next: move || segs.next().unwrap_or(Segment { addr: 0, len: 0 }),
+        }
+    }
+
+    /// The limits of the command's request queue, which the block layer built its list to.
+    #[inline]
+    fn queue_limits(&self) -> sg::Limits {
+        // SAFETY: We own the command, so its request is started; the request's queue outlives
+        // its requests.
+        let l = unsafe { &(*(*cmd_rq(self.raw())).q).limits };
+        sg::Limits {
+            max_segment_size: l.max_segment_size,
+            // CAST: `unsigned long` is 64 bits wide or less.
+            boundary_mask: l.seg_boundary_mask as u64,
+            max_segments: usize::from(l.max_segments),
+        }
     }
 
     /// The command's data as guest-physical segments (`sg_phys()` and `length` of each entry
@@ -670,27 +756,20 @@ impl<T: HostOps> Command<T> {
     #[inline]
     pub fn phys_segments(&self) -> impl Iterator<Item = Segment> + '_ {
         // SAFETY: We own the command; `sdb.table` describes its data (`scsi_sglist()`,
-        // `scsi_sg_count()`), set before queueing and unchanged while the driver owns it.
-        let (mut sg, n) = unsafe {
+        // `scsi_sg_count()`: a list of `nents` entries), set before queueing and unchanged
+        // while the driver owns it.
+        let mut walk = unsafe {
             let t = &(*self.raw()).sdb.table;
-            (t.sgl, t.nents)
+            // CAST: `nents` is a C `unsigned int`.
+            SgWalk::new(t.sgl, t.nents as usize)
         };
-        // CAST: `nents` is a C `unsigned int`.
-        (0..n as usize).map_while(move |_| {
-            if sg.is_null() {
-                return None;
-            }
-            // SAFETY: `sg` is an entry of the command's list, whose page the block layer
-            // set (`sg_phys()` reads `page_link` and `offset`).
-            let seg = unsafe {
-                Segment {
-                    addr: bindings::sg_phys(sg),
-                    len: (*sg).length,
-                }
-            };
-            // SAFETY: `sg` is an entry of a valid list.
-            sg = unsafe { sg_next(sg) };
-            Some(seg)
+        core::iter::from_fn(move || {
+            walk.next().map(|e| Segment {
+                // SAFETY: `e` is an entry of the command's list, whose page the block layer
+                // set (`sg_phys()` reads `page_link` and `offset`).
+                addr: unsafe { bindings::sg_phys(core::ptr::from_ref(e).cast_mut()) },
+                len: e.length,
+            })
         })
     }
 
@@ -1039,7 +1118,7 @@ impl<T: HostOps> EhCommand<T> {
     }
 }
 
-/// The layout shortcuts above (`cmd_priv`, `cmd_rq`, `sg_next`) against the C helpers they
+/// The layout shortcuts above (`cmd_priv`, `cmd_rq`, `SgWalk`) against the C helpers they
 /// stand for. They are written out because `CONFIG_RUST_INLINE_HELPERS` needs rustc and clang
 /// on the same LLVM (here rustc 1.96 is on LLVM 22 and the kernel is built with clang 19), so
 /// each helper would be an out-of-line call on the path of every command; these tests keep
@@ -1078,7 +1157,7 @@ mod tests {
     }
 
     #[test]
-    fn sg_next_follows_chains_as_the_c_one() {
+    fn sg_walk_follows_chains_as_sg_next() {
         // SAFETY: A scatterlist entry is plain data; all zeroes is a valid unused entry.
         let mut a: [bindings::scatterlist; 3] = unsafe { mem::zeroed() };
         // SAFETY: As above.
@@ -1092,20 +1171,22 @@ mod tests {
         // `sg_chain(a, 3, b)`: the last entry of `a` becomes a link to `b` (not an end).
         // CAST: the flag bits of `page_link`, as `sg_chain()` sets them.
         a[2].page_link = (b.as_mut_ptr() as c_ulong) | bindings::SG_CHAIN as c_ulong;
-        let mut ours = a.as_mut_ptr();
-        let mut theirs = a.as_mut_ptr();
-        let mut n = 0;
-        while !theirs.is_null() {
-            assert_eq!(ours, theirs);
-            // SAFETY: Both walk the valid, chained table built above.
-            unsafe {
-                ours = sg_next(ours);
-                theirs = bindings::sg_next(theirs);
+        // Every prefix of the list (a[0], a[1], then b[0], b[1]: the link entry is skipped),
+        // as a mapping that merged entries leaves: the walk stops at it, `sg_next()` agrees
+        // on each entry on the way.
+        for n in 0..=4 {
+            // SAFETY: The valid, chained table built above has 4 entries.
+            let mut walk = unsafe { SgWalk::new(a.as_mut_ptr(), n) };
+            let mut theirs = a.as_mut_ptr();
+            let mut seen = 0;
+            while let Some(e) = walk.next() {
+                assert_eq!(core::ptr::from_ref(e), theirs.cast_const());
+                // SAFETY: As above.
+                theirs = unsafe { bindings::sg_next(theirs) };
+                seen += 1;
             }
-            n += 1;
+            assert_eq!(seen, n);
+            assert_eq!(theirs.is_null(), n == 4);
         }
-        assert!(ours.is_null());
-        // a[0], a[1], then b[0], b[1]: the link entry is skipped.
-        assert_eq!(n, 4);
     }
 }

@@ -18,6 +18,10 @@
 //! [`CursorError::TooManySegments`]; the driver does not post what was written and copies the
 //! data through a bounce buffer instead, and counts it.
 //!
+//! A command's own list comes with its source's guarantee ([`Within`]: the block layer built it
+//! to the queue's limits); [`write_within`] writes such a list without checking each segment
+//! when that guarantee covers the HBA's limits, and through [`write`]'s checks otherwise.
+//!
 //! The cursor keeps no state between calls, so any number of CPUs may use it at once.
 //!
 //! This file needs only `core` and is tested on the host (`tools/hosttest`, with property
@@ -33,7 +37,7 @@
 //!
 //! impl DescriptorWriter for Sge64 {
 //!     const SIZE: usize = 12;
-//!     fn write(&self, out: &mut [u8], seg: Segment, _last: bool) {
+//!     fn write(&self, out: &mut [u8], seg: Segment) {
 //!         out[0..8].copy_from_slice(&seg.addr.to_le_bytes());
 //!         out[8..12].copy_from_slice(&seg.len.to_le_bytes());
 //!     }
@@ -73,12 +77,18 @@ pub struct Limits {
 }
 
 impl Limits {
-    /// Whether `seg` (not empty) may be one descriptor as it is: not longer than the maximum
+    /// Whether `seg` may be one descriptor as it is: not empty, not longer than the maximum
     /// and not crossing the boundary.
     #[inline]
     pub fn fits(&self, seg: Segment) -> bool {
-        let last = seg.addr.wrapping_add(u64::from(seg.len).wrapping_sub(1));
-        seg.len <= self.max_segment_size && (seg.addr ^ last) & !self.boundary_mask == 0
+        // One comparison for both ends of the length: an empty segment wraps to the largest
+        // value (lengths are 32-bit, the arithmetic 64-bit).
+        let len_1 = u64::from(seg.len).wrapping_sub(1);
+        // The last byte's offset from the boundary below the first: past the mask, it is over
+        // the boundary. With a mask of all ones nothing crosses, and the sum may wrap to
+        // something that is still not above it.
+        len_1 < u64::from(self.max_segment_size)
+            && (seg.addr & self.boundary_mask).wrapping_add(len_1) <= self.boundary_mask
     }
 
     /// Cuts the first piece that respects these limits off `seg`: the piece, and what is left
@@ -155,11 +165,15 @@ pub trait DescriptorWriter {
     /// Size of one descriptor in bytes.
     const SIZE: usize;
 
-    /// Writes `seg` into `out`, which is exactly [`Self::SIZE`] bytes. `last` is true for the
-    /// final descriptor of the list. [`write`] writes each descriptor with `last` false and
-    /// then the final one again with `last` true, so this must write the whole descriptor from
-    /// its arguments, whatever `out` held.
-    fn write(&self, out: &mut [u8], seg: Segment, last: bool);
+    /// Writes `seg` into `out`, which is exactly [`Self::SIZE`] bytes.
+    fn write(&self, out: &mut [u8], seg: Segment);
+
+    /// Marks the descriptor in `out` (exactly [`Self::SIZE`] bytes, written by
+    /// [`Self::write`]) as the final one of the list. [`write`] calls it once per list, on its
+    /// last descriptor. The default does nothing, for formats without such a mark (MFI SGEs
+    /// take a count in the frame; a virtio driver chains the data to the headers after it).
+    #[inline]
+    fn mark_last(&self, _out: &mut [u8]) {}
 }
 
 /// What [`write`] wrote.
@@ -167,10 +181,37 @@ pub trait DescriptorWriter {
 pub struct Written {
     /// Descriptors written, over all areas.
     pub count: usize,
-    /// Descriptors written in each of the first areas (the rest wrote none).
-    pub per_area: [usize; MAX_AREAS],
     /// Bytes described.
     pub bytes: u64,
+    /// Descriptors written before each area entered (the first `used`).
+    starts: [usize; MAX_AREAS],
+    /// Areas entered.
+    used: usize,
+}
+
+impl Written {
+    /// `count` descriptors, all in the first area, describing `bytes`.
+    #[inline]
+    fn in_first(count: usize, bytes: u64) -> Self {
+        Written {
+            count,
+            bytes,
+            starts: [0; MAX_AREAS],
+            used: 1,
+        }
+    }
+
+    /// Descriptors written in each of the first areas (the rest wrote none). Computed on
+    /// demand: most drivers need only [`Written::count`].
+    pub fn per_area(&self) -> [usize; MAX_AREAS] {
+        let mut per_area = [0; MAX_AREAS];
+        let mut end = self.count;
+        for i in (0..self.used.min(MAX_AREAS)).rev() {
+            per_area[i] = end - self.starts[i];
+            end = self.starts[i];
+        }
+        per_area
+    }
 }
 
 /// The most areas one [`write`] fills.
@@ -189,8 +230,11 @@ pub enum CursorError {
 ///
 /// Each area holds `area.len() / W::SIZE` descriptors. One pass, no allocation. A segment that
 /// is already within the limits (the block layer builds lists to the limits the host gave it,
-/// so this is the rule) costs one comparison before its descriptor is written; only a segment
-/// over the limits goes through the splitting loop.
+/// so this is the rule, and [`write_within`] takes advantage of it) costs one comparison before
+/// its descriptor is written, and each descriptor one comparison for the space left (an area
+/// is cut, when it is entered, to what `limits.max_segments` still allows, so that one
+/// comparison checks both); a segment over the limits and the move to the next area are out
+/// of line.
 ///
 /// # Errors
 ///
@@ -211,134 +255,230 @@ where
     if areas.len() > MAX_AREAS {
         return Err(CursorError::TooManyAreas);
     }
-    let mut out = Out::new(areas, limits.max_segments);
+    let (mut rest, mut more) = More::start(areas, limits.max_segments, W::SIZE);
     let mut bytes = 0u64;
-    // The last descriptor written, and what it holds: it is written again, marked last, when
-    // the list ends (no look-ahead in the loop, which costs more per segment than one
-    // descriptor written twice per list).
-    let mut last: Option<(&mut [u8], Segment)> = None;
-    for mut seg in segments {
-        if seg.len == 0 {
-            continue;
-        }
+    // The last descriptor written, for `mark_last` (unused, and optimised away, with the
+    // default one).
+    let mut last: Option<&mut [u8]> = None;
+    for seg in segments {
         // The loop ends after at most `limits.max_segments + 1` segments of at most 4 GiB:
         // no real limit wraps this, and a nonsense one gives a nonsense count, not a panic.
         bytes = bytes.wrapping_add(u64::from(seg.len));
-        loop {
-            let (piece, rest) = if limits.fits(seg) {
-                (seg, None)
-            } else {
-                limits.cut(seg)
-            };
-            let d = out.next(W::SIZE)?;
-            writer.write(d, piece, false);
-            last = Some((d, piece));
-            let Some(rest) = rest else {
-                break;
-            };
-            seg = rest;
+        if limits.fits(seg) {
+            if rest.len() < W::SIZE {
+                rest = more.next_area(W::SIZE)?;
+            }
+            let (d, after) = core::mem::take(&mut rest).split_at_mut(W::SIZE);
+            writer.write(d, seg);
+            rest = after;
+            last = Some(d);
+        } else if seg.len > 0 {
+            let (d, after) = write_split(seg, limits, writer, rest, &mut more)?;
+            rest = after;
+            last = Some(d);
         }
     }
-    if let Some((d, seg)) = last {
-        writer.write(d, seg, true);
+    if let Some(d) = last {
+        writer.mark_last(d);
     }
-    Ok(out.written(bytes))
+    Ok(more.written(rest.len() / W::SIZE, bytes))
 }
 
-/// Where [`write`] puts the next descriptor: the unused part of the current area, then the
-/// areas not yet used.
+/// A list of segments that its source guarantees: exactly `count` of them, none empty, each
+/// within `limits`, taken one by one from `next` (which [`write_within`] calls `count` times).
 ///
-/// The two fields the loop touches for every descriptor (`rest`, `left`) are apart from the
-/// state only a move to the next area needs ([`More`]): that move is an out-of-line call, and
-/// only `more`'s address goes to it, so `rest` and `left` stay in registers across the loop.
+/// A command's mapped scatterlist is such a list (`Command::mapped_list()`): the block layer
+/// builds it to the request queue's limits and the DMA API maps (and, behind an IOMMU, merges)
+/// it under the DMA device's parameters, which `scsi_init_limits()` in
+/// [`drivers/scsi/scsi_lib.c`](srctree/drivers/scsi/scsi_lib.c) sets to the same host values.
+/// A list that broke its guarantee would give the device descriptors over its limits, not
+/// touch memory it does not own; kernels with `CONFIG_RUST_DEBUG_ASSERTIONS` (the harness's
+/// debug and race kernels) check every segment against it.
+pub struct Within<F> {
+    /// The number of segments.
+    pub count: usize,
+    /// The limits every segment is within.
+    pub limits: Limits,
+    /// Returns the next segment.
+    pub next: F,
+}
+
+impl Within<fn() -> Segment> {
+    /// A list of one segment, guaranteed nothing (checked as [`write`] checks it): a bounce
+    /// buffer, a driver's own buffer.
+    #[inline]
+    pub fn one(seg: Segment) -> Within<impl FnMut() -> Segment> {
+        Within {
+            count: 1,
+            limits: Limits::NONE,
+            next: move || seg,
+        }
+    }
+}
+
+impl Limits {
+    /// No limits: what a list whose source guarantees nothing is within.
+    pub const NONE: Limits = Limits {
+        max_segment_size: u32::MAX,
+        boundary_mask: u64::MAX,
+        max_segments: usize::MAX,
+    };
+
+    /// Whether a segment within `inner` is within these limits too: its maximum is not above
+    /// ours and its boundaries are boundaries of ours (masks one less than powers of two, so
+    /// a smaller mask's multiples include the larger's). The count is checked per list.
+    #[inline]
+    pub fn covers(&self, inner: &Limits) -> bool {
+        inner.max_segment_size <= self.max_segment_size && inner.boundary_mask <= self.boundary_mask
+    }
+}
+
+/// Writes a guaranteed list through `writer` into `areas`, as [`write`] does, without checking
+/// each segment when the guarantee is enough: when `limits` covers the list's limits
+/// ([`Limits::covers`]) and the first area has room for the whole list (within
+/// `limits.max_segments`), each segment costs its descriptor and nothing else, as in the C
+/// drivers' loops over `scsi_for_each_sg()`. Otherwise the list goes through [`write`]'s checks.
+///
+/// # Errors
+///
+/// As [`write`].
+#[inline]
+pub fn write_within<F, W>(
+    list: Within<F>,
+    limits: &Limits,
+    areas: &mut [&mut [u8]],
+    writer: &W,
+) -> Result<Written, CursorError>
+where
+    F: FnMut() -> Segment,
+    W: DescriptorWriter,
+{
+    let Within {
+        count,
+        limits: within,
+        mut next,
+    } = list;
+    let room = match areas.first() {
+        Some(first) => (first.len() / W::SIZE).min(limits.max_segments),
+        None => 0,
+    };
+    if count > room || !limits.covers(&within) {
+        return write(
+            core::iter::repeat_with(next).take(count),
+            limits,
+            areas,
+            writer,
+        );
+    }
+    let Some(first) = areas.first_mut() else {
+        // Unreachable: `count` is 0 without areas, and a list of none is written here.
+        return Ok(Written::in_first(0, 0));
+    };
+    let mut bytes = 0u64;
+    // Not above `first.len()`: `count` is not above `room`.
+    let list = &mut first[..count * W::SIZE];
+    for d in list.chunks_exact_mut(W::SIZE) {
+        let seg = next();
+        debug_assert!(within.fits(seg), "a segment broke its source's guarantee");
+        bytes = bytes.wrapping_add(u64::from(seg.len));
+        writer.write(d, seg);
+    }
+    if let Some(d) = list.chunks_exact_mut(W::SIZE).next_back() {
+        writer.mark_last(d);
+    }
+    Ok(Written::in_first(count, bytes))
+}
+
+/// Writes `seg`, which is over the limits, as the pieces they allow, from `rest` on: returns
+/// the last descriptor written and what is left of the area then. Out of line, and taking and
+/// returning `rest` by value, so that [`write`]'s loop keeps its state in registers.
+#[cold]
+#[inline(never)]
+fn write_split<'a, W: DescriptorWriter>(
+    mut seg: Segment,
+    limits: &Limits,
+    writer: &W,
+    mut rest: &'a mut [u8],
+    more: &mut More<'a, '_>,
+) -> Result<(&'a mut [u8], &'a mut [u8]), CursorError> {
+    loop {
+        let (piece, left) = limits.cut(seg);
+        if rest.len() < W::SIZE {
+            rest = more.next_area(W::SIZE)?;
+        }
+        let (d, after) = core::mem::take(&mut rest).split_at_mut(W::SIZE);
+        writer.write(d, piece);
+        rest = after;
+        match left {
+            Some(left) => seg = left,
+            None => return Ok((d, rest)),
+        }
+    }
+}
+
+/// The areas [`write`] has not entered yet, and what it took from the ones it entered.
 ///
 /// # Invariants
 ///
-/// `more.max - left` descriptors were taken; `rest` is the unused tail of area
-/// `more.used - 1` (empty while `more.used` is 0) and `more.areas` the areas after it.
-struct Out<'a, 'b> {
-    rest: &'a mut [u8],
-    left: usize,
-    more: More<'a, 'b>,
-}
-
-/// The areas [`Out`] has not entered yet, and where each entered one started.
-///
-/// # Invariants
-///
-/// `starts[i]` is the number of descriptors taken when area `i < used` was entered.
+/// Areas `0..used` were entered; area `i < used` was entered with `starts[i]` descriptors
+/// taken before it, and the current one (`used - 1`) was cut to `cap` descriptors (at most
+/// `max - starts[used - 1]`). The caller's `rest` is the untaken part of the current area, or
+/// empty while `used` is 0; `areas` are the areas after the current one.
 struct More<'a, 'b> {
     areas: &'a mut [&'b mut [u8]],
     max: usize,
     used: usize,
+    cap: usize,
     starts: [usize; MAX_AREAS],
 }
 
-impl<'a, 'b> Out<'a, 'b> {
-    /// Starts in the first area, if there is one (most lists fit it: the common case then
-    /// never reaches [`More::next_area`]).
-    #[inline]
-    fn new(areas: &'a mut [&'b mut [u8]], max: usize) -> Self {
-        let (rest, areas, used): (&'a mut [u8], _, _) = match areas.split_first_mut() {
-            Some((first, after)) => (&mut **first, after, 1),
-            None => (&mut [], &mut [], 0),
-        };
-        // INVARIANT: Nothing taken; `rest` is area 0 (`used` 1, `starts[0]` 0) or, with no
-        // areas, empty (`used` 0).
-        Out {
-            rest,
-            left: max,
-            more: More {
-                areas,
-                max,
-                used,
-                starts: [0; MAX_AREAS],
-            },
-        }
-    }
-
-    /// The next `size` bytes for a descriptor.
-    #[inline]
-    fn next(&mut self, size: usize) -> Result<&'a mut [u8], CursorError> {
-        if self.left == 0 {
-            return Err(CursorError::TooManySegments);
-        }
-        if self.rest.len() < size {
-            self.rest = self.more.next_area(size, self.more.max - self.left)?;
-        }
-        self.left -= 1;
-        // In bounds: `rest` holds at least `size` bytes, checked above or so returned by
-        // `next_area`.
-        let (d, rest) = core::mem::take(&mut self.rest).split_at_mut(size);
-        self.rest = rest;
-        Ok(d)
-    }
-
-    /// What was written, with `bytes` described.
-    #[inline]
-    fn written(&self, bytes: u64) -> Written {
-        let count = self.more.max - self.left;
-        let mut per_area = [0; MAX_AREAS];
-        let mut end = count;
-        for i in (0..self.more.used.min(MAX_AREAS)).rev() {
-            per_area[i] = end - self.more.starts[i];
-            end = self.more.starts[i];
-        }
-        Written {
-            count,
-            per_area,
-            bytes,
-        }
-    }
-}
-
 impl<'a, 'b> More<'a, 'b> {
-    /// Enters the first of the remaining areas with room for a descriptor of `size` bytes,
-    /// `taken` descriptors in, and returns it (areas too small for one are entered and left
-    /// empty).
+    /// Enters the first area, if there is one (most lists fit it: the common case then never
+    /// reaches [`More::next_area`]); returns it, cut to what the limit allows, as the caller's
+    /// `rest`.
+    #[inline]
+    fn start(areas: &'a mut [&'b mut [u8]], max: usize, size: usize) -> (&'a mut [u8], Self) {
+        let mut more = More {
+            areas: &mut [],
+            max,
+            used: 0,
+            cap: 0,
+            starts: [0; MAX_AREAS],
+        };
+        match areas.split_first_mut() {
+            Some((first, after)) => {
+                more.areas = after;
+                // INVARIANT: Area 0 entered with nothing taken, cut to `cap` descriptors.
+                more.used = 1;
+                more.cap = (first.len() / size).min(max);
+                let end = more.cap * size;
+                (&mut first[..end], more)
+            }
+            // INVARIANT: Nothing entered.
+            None => (&mut [], more),
+        }
+    }
+
+    /// Descriptors taken when `left` are still free in the current area.
+    #[inline]
+    fn taken(&self, left: usize) -> usize {
+        match self.used.checked_sub(1) {
+            Some(cur) => self.starts.get(cur).copied().unwrap_or(0) + self.cap - left,
+            None => 0,
+        }
+    }
+
+    /// Enters the first of the remaining areas with room for a descriptor of `size` bytes once
+    /// the current one is full, and returns it cut to what the limit still allows (areas too
+    /// small for one are entered and left empty).
     #[cold]
-    fn next_area(&mut self, size: usize, taken: usize) -> Result<&'a mut [u8], CursorError> {
+    #[inline(never)]
+    fn next_area(&mut self, size: usize) -> Result<&'a mut [u8], CursorError> {
+        let taken = self.taken(0);
         loop {
+            if taken >= self.max {
+                return Err(CursorError::TooManySegments);
+            }
             let (area, after) = core::mem::take(&mut self.areas)
                 .split_first_mut()
                 .ok_or(CursorError::TooManySegments)?;
@@ -346,10 +486,24 @@ impl<'a, 'b> More<'a, 'b> {
             if let Some(start) = self.starts.get_mut(self.used) {
                 *start = taken;
             }
+            // INVARIANT: `area` is entered with `taken` before it, cut to `cap`.
             self.used += 1;
-            if area.len() >= size {
-                return Ok(&mut **area);
+            self.cap = (area.len() / size).min(self.max - taken);
+            if self.cap > 0 {
+                let end = self.cap * size;
+                return Ok(&mut area[..end]);
             }
+        }
+    }
+
+    /// What was written, `left` descriptors still free in the current area, `bytes` described.
+    #[inline]
+    fn written(&self, left: usize, bytes: u64) -> Written {
+        Written {
+            count: self.taken(left),
+            bytes,
+            starts: self.starts,
+            used: self.used,
         }
     }
 }
@@ -366,10 +520,12 @@ mod tests {
 
     impl DescriptorWriter for Rec {
         const SIZE: usize = 12;
-        fn write(&self, out: &mut [u8], seg: Segment, last: bool) {
+        fn write(&self, out: &mut [u8], seg: Segment) {
             out[0..8].copy_from_slice(&seg.addr.to_le_bytes());
-            let len = seg.len | if last { 0x8000_0000 } else { 0 };
-            out[8..12].copy_from_slice(&len.to_le_bytes());
+            out[8..12].copy_from_slice(&seg.len.to_le_bytes());
+        }
+        fn mark_last(&self, out: &mut [u8]) {
+            out[11] |= 0x80;
         }
     }
 
@@ -424,6 +580,47 @@ mod tests {
                 len: 0x800
             }
         );
+    }
+
+    #[test]
+    fn fits_at_the_edges() {
+        let l = Limits {
+            max_segment_size: 0x1000,
+            boundary_mask: 0xffff,
+            max_segments: 4,
+        };
+        let fits = |addr, len| l.fits(Segment { addr, len });
+        assert!(!fits(0x1000, 0));
+        assert!(fits(0x1000, 1) && fits(0x1000, 0x1000) && !fits(0x1000, 0x1001));
+        // Up to the boundary, and one byte over it.
+        assert!(fits(0xf000, 0x1000) && !fits(0xf001, 0x1000));
+        assert!(fits(0x1_0000, 0x1000));
+        // No limits: nothing but an empty segment is refused, even at the top of the space.
+        let l = Limits {
+            max_segment_size: u32::MAX,
+            boundary_mask: u64::MAX,
+            max_segments: 4,
+        };
+        assert!(l.fits(Segment {
+            addr: u64::MAX - 0xfff,
+            len: 0x1000
+        }));
+        assert!(l.fits(Segment {
+            addr: 0,
+            len: u32::MAX
+        }));
+        assert!(!l.fits(Segment { addr: 0, len: 0 }));
+        // A 4 GiB boundary: a segment across it is cut there.
+        let l = Limits {
+            boundary_mask: u64::from(u32::MAX),
+            ..l
+        };
+        let seg = Segment {
+            addr: 0xffff_f000,
+            len: 0x2000,
+        };
+        assert!(!l.fits(seg));
+        assert_eq!(l.first_piece(seg), 0x1000);
     }
 
     #[test]
@@ -488,7 +685,7 @@ mod tests {
         )
         .unwrap();
         assert_eq!(w.count, 5);
-        assert_eq!(&w.per_area[..2], &[2, 3]);
+        assert_eq!(&w.per_area()[..2], &[2, 3]);
         let (a1, last_a) = read_one(&inline[12..]);
         let (b0, _) = read_one(&chain);
         let (b2, last_b) = read_one(&chain[24..]);
@@ -558,15 +755,16 @@ mod tests {
                     assert!(w.count <= l.max_segments);
                     assert_eq!(w.count, expected);
                     assert_eq!(w.bytes, total);
-                    assert_eq!(w.per_area.iter().sum::<usize>(), w.count);
+                    let per_area = w.per_area();
+                    assert_eq!(per_area.iter().sum::<usize>(), w.count);
                     // Gather the descriptors area by area; an area is used only once the ones
                     // before it are full.
                     let mut out = [Segment { addr: 0, len: 0 }; 64];
                     let mut cnt = 0;
                     for (i, area) in areas.iter().enumerate() {
-                        let k = w.per_area[i];
+                        let k = per_area[i];
                         if k > 0 && i > 0 {
-                            assert_eq!(w.per_area[i - 1], areas[i - 1].len() / 12);
+                            assert_eq!(per_area[i - 1], areas[i - 1].len() / 12);
                         }
                         for j in 0..k {
                             let (s, last) = read_one(&area[j * 12..]);
@@ -595,5 +793,87 @@ mod tests {
                 }
             }
         }
+    }
+
+    /// Property: a guaranteed list ([`write_within`]) comes out exactly as [`write`] writes the
+    /// same segments (descriptors, count, bytes, areas), whether the cursor's limits cover the
+    /// guarantee (the unchecked loop), are tighter (the checked path, splitting), or the list
+    /// does not fit the first area (spilling or refused).
+    #[test]
+    fn property_within_writes_as_write() {
+        let mut rng = Rng::new(0x2545_f491_4f6c_dd1d);
+        let random_limits = |rng: &mut Rng| Limits {
+            max_segment_size: 1 + rng.below(0x3000) as u32,
+            boundary_mask: (1u64 << (9 + rng.below(8))) - 1,
+            max_segments: 1 + rng.below(40) as usize,
+        };
+        for round in 0..500 {
+            // A list built to `within`, as the block layer builds one to the queue's limits.
+            let within = random_limits(&mut rng);
+            let mut raw = [Segment { addr: 0, len: 0 }; 8];
+            let mut addr = rng.below(1 << 20);
+            for s in raw.iter_mut() {
+                addr += rng.below(0x4000);
+                *s = Segment {
+                    addr,
+                    len: 1 + rng.below(0x6000) as u32,
+                };
+                addr += u64::from(s.len);
+            }
+            let mut list = [Segment { addr: 0, len: 0 }; 64];
+            let mut n = 0;
+            for p in split(raw[..1 + rng.below(8) as usize].iter().copied(), &within).take(64) {
+                list[n] = p;
+                n += 1;
+            }
+            let list = &list[..n];
+            // The cursor's limits: the same, looser or tighter (every third round of each).
+            let limits = match round % 3 {
+                0 => within,
+                1 => Limits::NONE,
+                _ => random_limits(&mut rng),
+            };
+            let limits = Limits {
+                max_segments: 1 + rng.below(64) as usize,
+                ..limits
+            };
+            let mut a = [0u8; 12 * 70];
+            let mut b = [0u8; 12 * 70];
+            let cut = rng.below(12 * 40) as usize;
+            let (a0, a1) = a.split_at_mut(cut);
+            let (b0, b1) = b.split_at_mut(cut);
+            let expected = write(list.iter().copied(), &limits, &mut [a0, a1], &Rec);
+            let mut it = list.iter().copied();
+            let guaranteed = Within {
+                count: n,
+                limits: within,
+                next: move || it.next().unwrap_or(Segment { addr: 0, len: 0 }),
+            };
+            let got = write_within(guaranteed, &limits, &mut [b0, b1], &Rec);
+            assert_eq!(got, expected);
+            if let (Ok(g), Ok(e)) = (got, expected) {
+                assert_eq!(g.per_area(), e.per_area());
+                assert_eq!(a, b);
+            }
+        }
+    }
+
+    #[test]
+    fn one_segment_is_checked() {
+        let l = Limits {
+            max_segment_size: 0x1000,
+            boundary_mask: u64::MAX,
+            max_segments: 4,
+        };
+        let mut area = [0u8; 48];
+        let seg = Segment {
+            addr: 0x10_0000,
+            len: 0x2800,
+        };
+        let w = write_within(Within::one(seg), &l, &mut [&mut area[..]], &Rec).unwrap();
+        assert_eq!((w.count, w.bytes), (3, 0x2800));
+        let (last, marked) = read_one(&area[24..]);
+        assert!(marked);
+        assert_eq!(last.len, 0x800);
     }
 }

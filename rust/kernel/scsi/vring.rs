@@ -334,7 +334,7 @@ impl crate::scsi::sg::DescriptorWriter for DescWriter {
     const SIZE: usize = DESC_SIZE;
 
     #[inline]
-    fn write(&self, out: &mut [u8], seg: crate::scsi::sg::Segment, _last: bool) {
+    fn write(&self, out: &mut [u8], seg: crate::scsi::sg::Segment) {
         write_chained(out, seg.addr, seg.len, self.device_writes);
     }
 }

@@ -33,3 +33,6 @@ pub mod rvirtio_scsi_virtio;
 /// rvirtio_scsi: events and what the driver does about them.
 #[path = "../../../drivers/scsi/rvirtio_scsi/event.rs"]
 pub mod rvirtio_scsi_event;
+
+/// The SG cursor as rmegasas calls it, for the cost example.
+pub mod sg_cost;
