@@ -300,12 +300,14 @@ kmemleak_check() {
 #     io_getevents()' aio_read_events_ring() reads it without that lock, ordered by
 #     smp_wmb()/smp_rmb(): a lockless protocol whose plain accesses lack READ_ONCE/WRITE_ONCE.
 #     Seen under fio's libaio with rmegasas completing (make soak FLAVOUR=race, 2026-12-05).
-#   simple_lookup: the VFS's own lookup of a new /dev node (devtmpfs, fs/libfs.c) racing
-#     d_alloc_parallel() (fs/dcache.c) in another task, both under newfstatat(): two fio
-#     threads stat a disk the soak just hot-plugged. d_alloc_parallel() sets the dentry's
-#     DCACHE_PAR_LOOKUP in d_flags under d_lock while simple_lookup() reads d_flags without
-#     it. No driver code on either stack (make soak FLAVOUR=race, second run, 2026-12-05).
-KCSAN_IGNORE="aio_read_events simple_lookup"
+#   d_alloc_parallel: the VFS's own lookup of a new /dev node racing itself, both under
+#     newfstatat(): two fio threads stat a disk the soak just hot-plugged. d_alloc_parallel()
+#     (fs/dcache.c) sets the dentry's DCACHE_PAR_LOOKUP in d_flags under d_lock while the
+#     other task's lookup reads d_flags without it: simple_lookup() (fs/libfs.c, devtmpfs;
+#     make soak FLAVOUR=race, second run, 2026-12-05) or __lookup_slow() (fs/namei.c; fourth
+#     run, 2026-12-07, d_flags 0x01000080 -> 0x01000280). d_alloc_parallel is the frame both
+#     reports share; no driver code on either stack.
+KCSAN_IGNORE="aio_read_events d_alloc_parallel"
 
 # kcsan_filter: applies KCSAN_IGNORE, on a kernel with KCSAN.
 kcsan_filter() {
