@@ -11,7 +11,12 @@ by side. Instruction counts do not depend on host load, so a comparison is repea
 TCG timings are not (they say nothing of register accesses or interrupts, which cost more).
 
     tools/profile/insn-profile.py [--hba megasas] [--job '--rw=randread --bs=4k --iodepth=1']
-                                  [--seconds 10] [--top 40] [--reuse] MODULE [MODULE]
+                                  [--seconds 10] [--top 40] [--calls F,F] [--reuse]
+                                  MODULE [MODULE]
+
+With ``--calls``, also how many times each function F was entered per I/O (by default
+``dma_direct_map_phys``, once per mapped SG element: the elements per I/O, by which a
+per-I/O figure of an SG writer is divided).
 
 A MODULE may carry parameters: ``rmegasas:queues=1,ldio=0``.
 """
@@ -93,6 +98,9 @@ def main():
     ap.add_argument("--seconds", type=int, default=10)
     ap.add_argument("--top", type=int, default=40)
     ap.add_argument("--width", type=int, default=70)
+    ap.add_argument("--calls", default="dma_direct_map_phys",
+                    help="comma-separated functions whose calls per I/O to print (by default "
+                    "the DMA mapping of one scatterlist entry: the SG elements per I/O)")
     ap.add_argument("--reuse", action="store_true",
                     help="map the counts of the last runs again instead of booting (valid while "
                     "the perf kernel is the one they ran on)")
@@ -123,10 +131,15 @@ def main():
         irqs = insnprof.parse_irqs(text)
         with open(counts) as f:
             per, total = insnprof.profile(f, kernel_syms + mod_syms)
+        wanted = {n for n in args.calls.split(",") if n}
+        with open(counts) as f:
+            calls = insnprof.entries(f, kernel_syms + mod_syms, wanted)
         results.append((mod, per, total, ios))
         per_irq = "" if irqs is None else f", {irqs / ios:.2f} interrupts per I/O"
         print(f"# {mod}: {ios} I/Os, {total / ios:.0f} guest instructions per I/O{per_irq}; "
               f"log {log}")
+        for name in sorted(wanted):
+            print(f"# {mod}: {calls[name] / ios:.2f} calls of {name} per I/O")
     groups = collections.Counter()
     names = collections.Counter()
     for mod, per, _, ios in results:

@@ -19,9 +19,9 @@ trap 'rm -rf "$tmp"' EXIT
 export CARGO_TARGET_DIR=${RSCSI_CACHE:-$HOME/.cache/rscsi}/hosttest-target-sgcost
 (cd "$here/../hosttest" && cargo build -q --release --example sg_cost)
 gcc -O2 -o "$tmp/ref" "$here/sg_cost_ref.c"
-count() { # BINARY FUNCTION SEGS: instructions in FUNCTION per call
+count() { # BINARY FUNCTION SEGS: instructions in FUNCTION and what it calls, per call
 	valgrind -q --tool=callgrind --callgrind-out-file="$tmp/cg" "$1" "$3" "$iters" >/dev/null
-	callgrind_annotate "$tmp/cg" 2>/dev/null | awk -v f="$2" -v n="$iters" \
+	callgrind_annotate --inclusive=yes "$tmp/cg" 2>/dev/null | awk -v f="$2" -v n="$iters" \
 		'index($0, f) && !done { gsub(",", "", $1); print $1 / n; done = 1 }'
 }
 printf '%-34s %12s %14s\n' "" "1 segment" "per segment"

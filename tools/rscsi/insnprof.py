@@ -65,6 +65,25 @@ def profile(count_lines, syms):
     return per, total
 
 
+def entries(count_lines, syms, names):
+    """How many times each function of ``names`` (bare names, a module's as the kernel's) was
+    entered in the window: the executions of
+    the block that starts at its address (a function's first block begins there; a loop back
+    to its first instruction would count too, which the kernel's functions do not do). From
+    the same lines as ``profile``. Returns a Counter by name."""
+    # A module's symbols are "name [module]"; ``names`` are bare.
+    starts = {a: n.split(" ")[0] for a, n in syms if n.split(" ")[0] in names}
+    lines = iter(count_lines)
+    next(lines, "")
+    calls = collections.Counter()
+    for line in lines:
+        va, _, execs = line.split()
+        name = starts.get(int(va, 16))
+        if name:
+            calls[name] += int(execs)
+    return calls
+
+
 def group(name):
     """The module a symbol belongs to, "rust_helper" for the C helpers, else "kernel"."""
     if " [" in name:

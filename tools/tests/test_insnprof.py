@@ -46,6 +46,14 @@ class InsnProfTest(unittest.TestCase):
         self.assertEqual(insnprof.group("rmegasas_isr [rmegasas]"), "[rmegasas]")
         self.assertEqual(insnprof.group("rust_helper_sg_next"), "rust_helper")
         self.assertEqual(insnprof.group("scsi_done"), "kernel")
+        # Entries: only blocks that start at a function's address count, by their executions.
+        calls = insnprof.entries(counts, syms + mod, {"scsi_queue_rq", "scsi_done", "rmegasas_isr"})
+        self.assertEqual(calls, {"scsi_queue_rq": 10, "scsi_done": 1})
+        # A module's function by its bare name; a block inside it is not an entry.
+        calls = insnprof.entries(["# marks 2", "ffffffffa0000080 3 7", "ffffffffa0000090 1 7",
+                                  "ffffffffa0000004 4 10"], syms + mod,
+                                 {"rmegasas_isr", "rmegasas_queue"})
+        self.assertEqual(calls, {"rmegasas_isr": 7})
 
     def test_refuses_a_window_not_closed(self):
         with self.assertRaises(ValueError):

@@ -115,7 +115,7 @@ const RESET_RETRY_PAUSE: Delta = Delta::from_secs(1);
 #[inline(never)]
 fn write_sgl(
     mfi: &Mfi<'_>,
-    list: sg::Within<impl FnMut() -> sg::Segment>,
+    list: sg::Within<impl sg::Walk>,
     sgl: &mut [u8],
 ) -> Result<usize, sg::CursorError> {
     let areas = &mut [sgl];

@@ -159,34 +159,39 @@ fn sg_dma_len(e: &bindings::scatterlist) -> u32 {
     }
 }
 
-/// The first entries of a scatterlist, in order, following chain links: `for_each_sg()`,
-/// written out (from `include/linux/scatterlist.h`) because the SG cursor takes it for every
-/// segment of every command.
+/// A walk over the entries of a scatterlist, following chain links, stepped by its caller
+/// ([`sg::Walk`]): `for_each_sg()`, written out (from `include/linux/scatterlist.h`) because
+/// the SG cursor takes it for every segment of every command. It reads each entry as its bus
+/// segment (`sg_dma_address()`, `sg_dma_len()`) or, with `PHYS`, as its guest-physical one
+/// (`sg_phys()`, `length`).
 ///
-/// Unlike `sg_next()`, it does not look for the end mark: it steps to the next entry only when
-/// one more is wanted, so it never reads past the entry it was asked to stop at (which may be
-/// before the marked end, as after a DMA mapping that merged entries).
+/// Unlike `sg_next()`, it does not look for the end mark: its caller steps it only when it
+/// wants one more entry, so it never reads past the entry it was asked to stop at (which may
+/// be before the marked end, as after a DMA mapping that merged entries), and keeps no count.
 ///
 /// # Invariants
 ///
-/// While `left > 0`, `sg` is an entry of a valid list with at least `left - 1` entries after
-/// it (chain links not counted).
-struct SgWalk {
+/// `sg` is the entry the walk is at, in a list that stays valid and unchanged for `'a`; or the
+/// list is empty, and the walk is at no entry.
+struct SgWalk<'a, const PHYS: bool> {
     sg: *mut bindings::scatterlist,
-    left: usize,
+    _list: PhantomData<&'a bindings::scatterlist>,
 }
 
-impl SgWalk {
-    /// Walks the first `n` entries of the list at `sg`.
+impl<'a, const PHYS: bool> SgWalk<'a, PHYS> {
+    /// A walk at `sg`, the first entry of a list (or anything, for an empty list).
     ///
     /// # Safety
     ///
-    /// When `n > 0`, `sg` is the first entry of a valid list of at least `n` entries, which
-    /// stays valid and unchanged while the walk is used.
+    /// Unless the list is empty, `sg` is its first entry, and the list stays valid and
+    /// unchanged for `'a`.
     #[inline(always)]
-    unsafe fn new(sg: *mut bindings::scatterlist, n: usize) -> Self {
+    unsafe fn new(sg: *mut bindings::scatterlist) -> Self {
         // INVARIANT: The caller's promise.
-        SgWalk { sg, left: n }
+        SgWalk {
+            sg,
+            _list: PhantomData,
+        }
     }
 
     /// `sg_chain_ptr()`: the array a chain link's `page_link` points to. Out of line: a list
@@ -198,30 +203,44 @@ impl SgWalk {
         // CAST: the flag bits of `page_link`, as in `sg_chain_ptr()`.
         core::ptr::with_exposed_provenance_mut(link & !(bindings::SG_PAGE_LINK_MASK as c_ulong))
     }
+}
 
-    /// The next entry, if one is left.
+impl<const PHYS: bool> sg::Walk for SgWalk<'_, PHYS> {
     #[inline(always)]
-    fn next(&mut self) -> Option<&bindings::scatterlist> {
-        let cur = self.sg;
-        self.left = self.left.checked_sub(1)?;
-        if self.left > 0 {
-            // SAFETY: `cur` has an entry after it (by the invariant, with `left` more wanted),
-            // so `cur + 1` is in its array: that entry or a chain link to the next array.
-            let next = unsafe { cur.add(1) };
-            // SAFETY: As above, `next` is an entry of the list.
-            let link = unsafe { (*next).page_link };
-            // INVARIANT: `left - 1` more entries follow the one `sg` now names: the next
-            // entry in the array, or the first of the array a chain link points to.
-            // CAST: the flag bit of `page_link`, as in `sg_is_chain()`.
-            self.sg = if link & bindings::SG_CHAIN as c_ulong != 0 {
-                Self::chain_ptr(link)
-            } else {
-                next
-            };
+    unsafe fn segment(&self) -> Segment {
+        // SAFETY: The walk is at an entry (the caller's promise), so `sg` is that entry, valid
+        // for `'a` (the invariant).
+        let e = unsafe { &*self.sg };
+        if PHYS {
+            Segment {
+                // SAFETY: `e` is an entry of a command's list, whose page the block layer set
+                // (`sg_phys()` reads `page_link` and `offset`).
+                addr: unsafe { bindings::sg_phys(self.sg) },
+                len: e.length,
+            }
+        } else {
+            Segment {
+                addr: e.dma_address,
+                len: sg_dma_len(e),
+            }
         }
-        // SAFETY: `cur` is an entry of the list (the invariant, `left` was above 0), valid
-        // while the walk is used (the caller's promise to `new`).
-        Some(unsafe { &*cur })
+    }
+
+    #[inline(always)]
+    unsafe fn advance(&mut self) {
+        // SAFETY: An entry follows the one the walk is at (the caller's promise), so
+        // `sg + 1` is in its array: that entry, or a chain link to the array it is in.
+        let next = unsafe { self.sg.add(1) };
+        // SAFETY: As above, `next` is an entry of the list, valid for `'a` (the invariant).
+        let link = unsafe { (*next).page_link };
+        // INVARIANT: The walk is at the entry after the one it was at: the next in the array,
+        // or the first of the array a chain link points to.
+        // CAST: the flag bit of `page_link`, as in `sg_is_chain()`.
+        self.sg = if link & bindings::SG_CHAIN as c_ulong != 0 {
+            Self::chain_ptr(link)
+        } else {
+            next
+        };
     }
 }
 
@@ -670,17 +689,7 @@ impl<T: HostOps> Command<T> {
     /// The mapped segments, in order (nothing before [`Command::dma_map`]).
     #[inline]
     pub fn segments(&self) -> impl Iterator<Item = Segment> + '_ {
-        // SAFETY: We own the entry's `Driver` phase, and with it `mapped`.
-        let n = usize::try_from(*unsafe { self.entry().mapped() }).unwrap_or(0);
-        // SAFETY: `sdb.table.sgl` is the command's scatterlist (`scsi_sglist()`), whose first
-        // `n` entries are mapped: `scsi_dma_map()` returned `n`, at most the list's length.
-        let mut walk = unsafe { SgWalk::new((*self.raw()).sdb.table.sgl, n) };
-        core::iter::from_fn(move || {
-            walk.next().map(|e| Segment {
-                addr: e.dma_address,
-                len: sg_dma_len(e),
-            })
-        })
+        self.mapped_within(sg::Limits::NONE).into_iter()
     }
 
     /// The mapped segments as a list for [`sg::write_within`], which writes them without
@@ -693,7 +702,7 @@ impl<T: HostOps> Command<T> {
     /// function has them) guarantees nothing ([`sg::Limits::NONE`]): an IOMMU would merge under
     /// its defaults.
     #[inline]
-    pub fn mapped_list(&self) -> sg::Within<impl FnMut() -> Segment + '_> {
+    pub fn mapped_list(&self) -> sg::Within<impl sg::Walk + '_> {
         // SAFETY: `parent()` is a valid device (the one given to `scsi_add_host`, which
         // outlives the host and so the command).
         let parms = unsafe { (*self.host().parent().as_raw()).dma_parms };
@@ -702,30 +711,38 @@ impl<T: HostOps> Command<T> {
         } else {
             self.queue_limits()
         };
-        let mut segs = self.segments();
+        self.mapped_within(limits)
+    }
+
+    /// The mapped segments, each within `limits`.
+    #[inline(always)]
+    fn mapped_within(&self, limits: sg::Limits) -> sg::Within<SgWalk<'_, false>> {
         // SAFETY: We own the entry's `Driver` phase, and with it `mapped`.
         let count = usize::try_from(*unsafe { self.entry().mapped() }).unwrap_or(0);
-        sg::Within {
-            count,
-            limits,
-            // `segments()` yields `count` segments; `write_within` asks for no more.
-            next: move || segs.next().unwrap_or(Segment { addr: 0, len: 0 }),
-        }
+        // SAFETY: `sdb.table.sgl` is the command's scatterlist (`scsi_sglist()`), whose first
+        // `count` entries are mapped (`scsi_dma_map()` returned `count`, at most the list's
+        // length; none before it), and which the command keeps unchanged while the driver owns
+        // it, for as long as `self` is borrowed.
+        unsafe { sg::Within::new(count, limits, SgWalk::new((*self.raw()).sdb.table.sgl)) }
     }
 
     /// The command's guest-physical segments ([`Command::phys_segments`]) as a list for
     /// [`sg::write_within`]: the block layer built them to the request queue's limits.
     #[inline]
-    pub fn phys_list(&self) -> sg::Within<impl FnMut() -> Segment + '_> {
-        // SAFETY: We own the command; `sdb.table` is set before queueing.
-        // CAST: `nents` is a C `unsigned int`.
-        let count = unsafe { (*self.raw()).sdb.table.nents } as usize;
-        let mut segs = self.phys_segments();
-        sg::Within {
-            count,
-            limits: self.queue_limits(),
-            // `phys_segments()` yields `count` segments; `write_within` asks for no more.
-            next: move || segs.next().unwrap_or(Segment { addr: 0, len: 0 }),
+    pub fn phys_list(&self) -> sg::Within<impl sg::Walk + '_> {
+        self.phys_within(self.queue_limits())
+    }
+
+    /// The command's guest-physical segments, each within `limits`.
+    #[inline(always)]
+    fn phys_within(&self, limits: sg::Limits) -> sg::Within<SgWalk<'_, true>> {
+        // SAFETY: We own the command; `sdb.table` describes its data (`scsi_sglist()`,
+        // `scsi_sg_count()`: a list of `nents` entries), set before queueing and unchanged
+        // while the driver owns it, for as long as `self` is borrowed.
+        unsafe {
+            let t = &(*self.raw()).sdb.table;
+            // CAST: `nents` is a C `unsigned int`.
+            sg::Within::new(t.nents as usize, limits, SgWalk::new(t.sgl))
         }
     }
 
@@ -755,22 +772,7 @@ impl<T: HostOps> Command<T> {
     /// device holds the command keep the pages too.
     #[inline]
     pub fn phys_segments(&self) -> impl Iterator<Item = Segment> + '_ {
-        // SAFETY: We own the command; `sdb.table` describes its data (`scsi_sglist()`,
-        // `scsi_sg_count()`: a list of `nents` entries), set before queueing and unchanged
-        // while the driver owns it.
-        let mut walk = unsafe {
-            let t = &(*self.raw()).sdb.table;
-            // CAST: `nents` is a C `unsigned int`.
-            SgWalk::new(t.sgl, t.nents as usize)
-        };
-        core::iter::from_fn(move || {
-            walk.next().map(|e| Segment {
-                // SAFETY: `e` is an entry of the command's list, whose page the block layer
-                // set (`sg_phys()` reads `page_link` and `offset`).
-                addr: unsafe { bindings::sg_phys(core::ptr::from_ref(e).cast_mut()) },
-                len: e.length,
-            })
-        })
+        self.phys_within(sg::Limits::NONE).into_iter()
     }
 
     /// The context [`Command::into_hardware`] will return, to write into the device's frame
@@ -1176,16 +1178,17 @@ mod tests {
         // on each entry on the way.
         for n in 0..=4 {
             // SAFETY: The valid, chained table built above has 4 entries.
-            let mut walk = unsafe { SgWalk::new(a.as_mut_ptr(), n) };
+            let mut walk = unsafe { SgWalk::<'_, false>::new(a.as_mut_ptr()) };
             let mut theirs = a.as_mut_ptr();
-            let mut seen = 0;
-            while let Some(e) = walk.next() {
-                assert_eq!(core::ptr::from_ref(e), theirs.cast_const());
+            for i in 0..n {
+                if i > 0 {
+                    // SAFETY: The walk is at entry `i - 1` of the 4, and `i < n <= 4`.
+                    unsafe { sg::Walk::advance(&mut walk) };
+                }
+                assert_eq!(walk.sg, theirs);
                 // SAFETY: As above.
                 theirs = unsafe { bindings::sg_next(theirs) };
-                seen += 1;
             }
-            assert_eq!(seen, n);
             assert_eq!(theirs.is_null(), n == 4);
         }
     }

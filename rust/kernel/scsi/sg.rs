@@ -284,35 +284,185 @@ where
     Ok(more.written(rest.len() / W::SIZE, bytes))
 }
 
+/// A list's segments, read one at a time by a caller that counts them: [`write_within`] reads
+/// the segment a walk is at and steps it to the next only when it wants one more, so the walk
+/// keeps no count of its own (the C loops over `scsi_for_each_sg()` keep one count, too).
+pub trait Walk {
+    /// The segment the walk is at.
+    ///
+    /// # Safety
+    ///
+    /// The walk is at a segment of its list: the list is not empty, and every step was to a
+    /// segment that followed (see [`Walk::advance`]).
+    unsafe fn segment(&self) -> Segment;
+
+    /// Steps to the segment after the one the walk is at.
+    ///
+    /// # Safety
+    ///
+    /// The walk is at a segment of its list, and another segment follows it.
+    unsafe fn advance(&mut self);
+}
+
 /// A list of segments that its source guarantees: exactly `count` of them, none empty, each
-/// within `limits`, taken one by one from `next` (which [`write_within`] calls `count` times).
+/// within `limits`, read through a [`Walk`] (which [`write_within`] steps `count - 1` times).
 ///
 /// A command's mapped scatterlist is such a list (`Command::mapped_list()`): the block layer
 /// builds it to the request queue's limits and the DMA API maps (and, behind an IOMMU, merges)
 /// it under the DMA device's parameters, which `scsi_init_limits()` in
 /// [`drivers/scsi/scsi_lib.c`](srctree/drivers/scsi/scsi_lib.c) sets to the same host values.
-/// A list that broke its guarantee would give the device descriptors over its limits, not
-/// touch memory it does not own; kernels with `CONFIG_RUST_DEBUG_ASSERTIONS` (the harness's
-/// debug and race kernels) check every segment against it.
-pub struct Within<F> {
-    /// The number of segments.
-    pub count: usize,
-    /// The limits every segment is within.
-    pub limits: Limits,
-    /// Returns the next segment.
-    pub next: F,
+/// A list that broke its limits would give the device descriptors over its limits, not touch
+/// memory it does not own; kernels with `CONFIG_RUST_DEBUG_ASSERTIONS` (the harness's debug
+/// and race kernels) check every segment against them.
+///
+/// # Invariants
+///
+/// When `count > 0`, `walk` is at the first segment of a list that has at least `count`.
+pub struct Within<S> {
+    count: usize,
+    limits: Limits,
+    walk: S,
 }
 
-impl Within<fn() -> Segment> {
+impl<S: Walk> Within<S> {
+    /// The list of `count` segments `walk` is at the first of, each within `limits`.
+    ///
+    /// # Safety
+    ///
+    /// When `count > 0`, `walk` is at the first segment of a list that has at least `count`
+    /// (so that it may step `count - 1` times), and that stays so while the result is used.
+    #[inline]
+    pub unsafe fn new(count: usize, limits: Limits, walk: S) -> Self {
+        // INVARIANT: The caller's promise.
+        Within {
+            count,
+            limits,
+            walk,
+        }
+    }
+
+    /// The number of segments.
+    #[inline]
+    pub fn count(&self) -> usize {
+        self.count
+    }
+}
+
+impl Within<One> {
     /// A list of one segment, guaranteed nothing (checked as [`write`] checks it): a bounce
     /// buffer, a driver's own buffer.
     #[inline]
-    pub fn one(seg: Segment) -> Within<impl FnMut() -> Segment> {
+    pub fn one(seg: Segment) -> Self {
+        // INVARIANT: `One` is at its segment, the first of a list of one.
         Within {
             count: 1,
             limits: Limits::NONE,
-            next: move || seg,
+            walk: One(seg),
         }
+    }
+}
+
+impl<'a> Within<Slice<'a>> {
+    /// The segments of `segs`, each within `limits` (checked on kernels with
+    /// `CONFIG_RUST_DEBUG_ASSERTIONS` only, as for any list; [`Limits::NONE`] promises nothing).
+    #[inline]
+    pub fn slice(segs: &'a [Segment], limits: Limits) -> Self {
+        // INVARIANT: `Slice` is at the first of `segs.len()` segments when there are any.
+        Within {
+            count: segs.len(),
+            limits,
+            walk: Slice { segs, at: 0 },
+        }
+    }
+}
+
+/// The walk of a list of one segment ([`Within::one`]).
+#[derive(Clone, Copy, Debug)]
+pub struct One(Segment);
+
+impl Walk for One {
+    #[inline]
+    unsafe fn segment(&self) -> Segment {
+        self.0
+    }
+
+    #[inline]
+    unsafe fn advance(&mut self) {
+        // No segment follows the one: the caller's promise cannot hold, so this is not called.
+    }
+}
+
+/// The walk of a slice of segments ([`Within::slice`]).
+#[derive(Clone, Copy, Debug)]
+pub struct Slice<'a> {
+    segs: &'a [Segment],
+    at: usize,
+}
+
+impl Walk for Slice<'_> {
+    #[inline]
+    unsafe fn segment(&self) -> Segment {
+        // Bounds-checked all the same: this walk is for lists nobody counts per segment.
+        self.segs[self.at]
+    }
+
+    #[inline]
+    unsafe fn advance(&mut self) {
+        self.at += 1;
+    }
+}
+
+impl<S: Walk> IntoIterator for Within<S> {
+    type Item = Segment;
+    type IntoIter = Steps<S>;
+
+    /// The segments, in order, each read once.
+    #[inline]
+    fn into_iter(self) -> Steps<S> {
+        // INVARIANT: Not started; `walk` is at the first of at least `count` segments when
+        // `count > 0` (the invariant of `Within`).
+        Steps {
+            walk: self.walk,
+            left: self.count,
+            started: false,
+        }
+    }
+}
+
+/// The segments of a [`Within`] list as an iterator, for [`write`] (and any caller that does
+/// not count them itself).
+///
+/// # Invariants
+///
+/// When `left > 0`, `walk` is at the first of at least `left` segments if not `started`, and
+/// at a segment with at least `left` more after it if `started`.
+pub struct Steps<S> {
+    walk: S,
+    left: usize,
+    started: bool,
+}
+
+impl<S: Walk> Iterator for Steps<S> {
+    type Item = Segment;
+
+    #[inline]
+    fn next(&mut self) -> Option<Segment> {
+        self.left = self.left.checked_sub(1)?;
+        if self.started {
+            // SAFETY: `left` was above 0: by the invariant, at least that many segments follow
+            // the one the walk is at.
+            unsafe { self.walk.advance() };
+        }
+        // INVARIANT: The walk is at a segment with at least the new `left` after it.
+        self.started = true;
+        // SAFETY: The walk is at a segment: the first (not started, `left` was above 0), or the
+        // one it just stepped to.
+        Some(unsafe { self.walk.segment() })
+    }
+
+    #[inline]
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        (self.left, Some(self.left))
     }
 }
 
@@ -343,45 +493,48 @@ impl Limits {
 ///
 /// As [`write`].
 #[inline]
-pub fn write_within<F, W>(
-    list: Within<F>,
+pub fn write_within<S, W>(
+    list: Within<S>,
     limits: &Limits,
     areas: &mut [&mut [u8]],
     writer: &W,
 ) -> Result<Written, CursorError>
 where
-    F: FnMut() -> Segment,
+    S: Walk,
     W: DescriptorWriter,
 {
-    let Within {
-        count,
-        limits: within,
-        mut next,
-    } = list;
     let room = match areas.first() {
         Some(first) => (first.len() / W::SIZE).min(limits.max_segments),
         None => 0,
     };
-    if count > room || !limits.covers(&within) {
-        return write(
-            core::iter::repeat_with(next).take(count),
-            limits,
-            areas,
-            writer,
-        );
-    }
-    let Some(first) = areas.first_mut() else {
-        // Unreachable: `count` is 0 without areas, and a list of none is written here.
-        return Ok(Written::in_first(0, 0));
+    let (count, within) = (list.count, list.limits);
+    let (first, mut walk) = match areas.first_mut() {
+        Some(first) if count <= room && limits.covers(&within) => (first, list.walk),
+        _ => return write(list.into_iter(), limits, areas, writer),
     };
-    let mut bytes = 0u64;
     // Not above `first.len()`: `count` is not above `room`.
     let list = &mut first[..count * W::SIZE];
-    for d in list.chunks_exact_mut(W::SIZE) {
-        let seg = next();
+    let mut descs = list.chunks_exact_mut(W::SIZE);
+    let mut bytes = 0u64;
+    let mut put = |d: &mut [u8], seg: Segment| {
         debug_assert!(within.fits(seg), "a segment broke its source's guarantee");
         bytes = bytes.wrapping_add(u64::from(seg.len));
         writer.write(d, seg);
+    };
+    if let Some(d) = descs.next() {
+        // SAFETY: `count` is above 0 (there is a descriptor for each segment): by the invariant
+        // of `Within`, `walk` is at the first segment.
+        put(d, unsafe { walk.segment() });
+        // One descriptor for each of the other `count - 1` segments.
+        for d in descs {
+            // SAFETY: Fewer than `count - 1` steps were taken: a segment follows (the invariant
+            // of `Within`), and the walk is at it after the step.
+            let seg = unsafe {
+                walk.advance();
+                walk.segment()
+            };
+            put(d, seg);
+        }
     }
     if let Some(d) = list.chunks_exact_mut(W::SIZE).next_back() {
         writer.mark_last(d);
@@ -843,12 +996,7 @@ mod tests {
             let (a0, a1) = a.split_at_mut(cut);
             let (b0, b1) = b.split_at_mut(cut);
             let expected = write(list.iter().copied(), &limits, &mut [a0, a1], &Rec);
-            let mut it = list.iter().copied();
-            let guaranteed = Within {
-                count: n,
-                limits: within,
-                next: move || it.next().unwrap_or(Segment { addr: 0, len: 0 }),
-            };
+            let guaranteed = Within::slice(list, within);
             let got = write_within(guaranteed, &limits, &mut [b0, b1], &Rec);
             assert_eq!(got, expected);
             if let (Ok(g), Ok(e)) = (got, expected) {

@@ -36,47 +36,45 @@ fn chain_ptr(link: u64) -> *mut Scatterlist {
     core::ptr::with_exposed_provenance_mut(usize::try_from(link & !SG_PAGE_LINK_MASK).unwrap())
 }
 
-/// `Command::segments()`: the first `n` entries from `sg`, walked as `kernel::scsi`'s
-/// `SgWalk` walks them (the next entry is read only when one more is wanted).
+/// `Command::segments()`: the first `n` entries from `sg`, as an iterator over the walk below.
 #[inline(always)]
 fn segments(sg: *mut Scatterlist, n: usize) -> impl Iterator<Item = Segment> {
-    let (mut sg, mut left) = (sg, n);
-    core::iter::from_fn(move || {
-        let cur = sg;
-        left = left.checked_sub(1)?;
-        if left > 0 {
-            // SAFETY: `cur` has an entry after it.
-            let next = unsafe { cur.add(1) };
-            // SAFETY: As above.
-            let link = unsafe { (*next).page_link };
-            sg = if link & SG_CHAIN != 0 {
-                chain_ptr(link)
-            } else {
-                next
-            };
-        }
-        // SAFETY: `cur` is an entry of the list.
-        let e = unsafe { &*cur };
-        Some(Segment {
-            addr: e.dma_address,
-            len: e.dma_length,
-        })
-    })
+    mapped_list(sg, n, Limits::NONE).into_iter()
 }
 
-/// `Command::mapped_list()`: the same walk, as a guaranteed list (the block layer's limits).
-#[inline(always)]
-fn mapped_list(
-    sg: *mut Scatterlist,
-    n: usize,
-    within: Limits,
-) -> sg::Within<impl FnMut() -> Segment> {
-    let mut segs = segments(sg, n);
-    sg::Within {
-        count: n,
-        limits: within,
-        next: move || segs.next().unwrap_or(Segment { addr: 0, len: 0 }),
+/// `kernel::scsi`'s `SgWalk`: an entry of a list, stepped by its caller, following chain links.
+struct SgWalk(*mut Scatterlist);
+
+impl sg::Walk for SgWalk {
+    #[inline(always)]
+    unsafe fn segment(&self) -> Segment {
+        // SAFETY: The walk is at an entry of the list (the caller's promise).
+        let e = unsafe { &*self.0 };
+        Segment {
+            addr: e.dma_address,
+            len: e.dma_length,
+        }
     }
+
+    #[inline(always)]
+    unsafe fn advance(&mut self) {
+        // SAFETY: An entry follows (the caller's promise): `self.0 + 1` is it or a chain link.
+        let next = unsafe { self.0.add(1) };
+        // SAFETY: As above.
+        let link = unsafe { (*next).page_link };
+        self.0 = if link & SG_CHAIN != 0 {
+            chain_ptr(link)
+        } else {
+            next
+        };
+    }
+}
+
+/// `Command::mapped_list()`: the same list, as a guaranteed list (the block layer's limits).
+#[inline(always)]
+fn mapped_list(sg: *mut Scatterlist, n: usize, within: Limits) -> sg::Within<SgWalk> {
+    // SAFETY: `sg` is the first of `n` entries (built by `main`).
+    unsafe { sg::Within::new(n, within, SgWalk(sg)) }
 }
 
 fn main() {

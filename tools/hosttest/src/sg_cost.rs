@@ -19,7 +19,7 @@ pub fn write_sgl(
 /// As rmegasas's `write_sgl()`, with a command's guaranteed list.
 #[inline(never)]
 pub fn write_sgl_within(
-    list: sg::Within<impl FnMut() -> Segment>,
+    list: sg::Within<impl sg::Walk>,
     limits: &Limits,
     sgl: &mut [u8],
 ) -> Result<usize, sg::CursorError> {
