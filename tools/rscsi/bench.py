@@ -3,7 +3,8 @@
 
 For each driver and job, over the rounds: median IOPS, median of the p50 and p99 completion
 latencies, and guest CPU time per I/O (all CPUs, user + system + irq + softirq, from
-/proc/stat). Ratios compare the Rust driver with the C one so that above 1 means the Rust
+/proc/stat), I/Os per interrupt of the device's function, and for a Rust driver its commands
+per doorbell (its debugfs counters). Ratios compare the Rust driver with the C one so that above 1 means the Rust
 driver is better: IOPS Rust/C, latency and CPU time C/Rust.
 
 Two ratios per job: of the medians, and the median of the per-round ratios ("paired": in each
@@ -30,6 +31,9 @@ END = re.compile(r"^BENCH-END (\S+) (\d+) (\S+) rc=(\d+)")
 CPU = re.compile(r"^BENCH-CPU-(BEFORE|AFTER) cpu\s+(.*)$")
 # Interrupts of the device's function (its MSI-X vectors, or its INTx line) before and after.
 IRQS = re.compile(r"^BENCH-IRQS-(BEFORE|AFTER) (\d+)$")
+# A Rust driver's commands submitted and doorbells rung so far (its debugfs counters), before
+# and after; a driver that counts neither prints no numbers.
+DOORBELLS = re.compile(r"^BENCH-DOORBELLS-(BEFORE|AFTER) (\d+) (\d+)$")
 USER_HZ = 100
 
 
@@ -49,7 +53,7 @@ def parse(lines):
         m = BEGIN.match(line)
         if m:
             cur = {"driver": m.group(1), "round": int(m.group(2)), "job": m.group(3),
-                   "json": [], "cpu": {}, "irqs": {}}
+                   "json": [], "cpu": {}, "irqs": {}, "doorbells": {}}
             continue
         if cur is None:
             continue
@@ -60,6 +64,12 @@ def parse(lines):
         m = IRQS.match(line)
         if m:
             cur["irqs"][m.group(1)] = int(m.group(2))
+            continue
+        m = DOORBELLS.match(line)
+        if m:
+            cur["doorbells"][m.group(1)] = (int(m.group(2)), int(m.group(3)))
+            continue
+        if line.startswith("BENCH-DOORBELLS-"):  # Not counted by this driver.
             continue
         m = END.match(line)
         if m:
@@ -90,6 +100,11 @@ def _sample(cur):
     cpu_us = busy * 1e6 / USER_HZ * (runtime_s / window) if window else 0
     # Interrupts over the same window, scaled alike; none (null_blk, a polled job): 0.
     irqs = (cur["irqs"].get("AFTER", 0) - cur["irqs"].get("BEFORE", 0)) * (runtime_s / window)
+    # Commands per doorbell over the whole window (a ratio, so the ramp time does not matter);
+    # 0 for a driver that does not count them.
+    db = cur["doorbells"]
+    cmds = db["AFTER"][0] - db["BEFORE"][0] if len(db) == 2 else 0
+    rings = db["AFTER"][1] - db["BEFORE"][1] if len(db) == 2 else 0
     return {
         "driver": cur["driver"], "round": cur["round"], "job": cur["job"],
         "iops": io["iops"],
@@ -97,6 +112,7 @@ def _sample(cur):
         "p99_us": pct.get("99.000000", 0) / 1000.0,
         "cpu_us_per_io": cpu_us / ios if ios else 0,
         "ios_per_irq": ios / irqs if irqs >= 1 else 0,
+        "cmds_per_doorbell": cmds / rings if rings > 0 else 0,
     }
 
 
@@ -148,7 +164,7 @@ def interval(samples, rust, c, job):
     return out
 
 
-FIGURES = ("iops", "p50_us", "p99_us", "cpu_us_per_io", "ios_per_irq")
+FIGURES = ("iops", "p50_us", "p99_us", "cpu_us_per_io", "ios_per_irq", "cmds_per_doorbell")
 
 
 def figure_interval(values):
@@ -185,8 +201,11 @@ def figure_lines(samples):
         parts = []
         for k, name, fmt in (("iops", "IOPS", ".0f"), ("p50_us", "p50 us", ".1f"),
                              ("p99_us", "p99 us", ".1f"), ("cpu_us_per_io", "CPU us/IO", ".1f"),
-                             ("ios_per_irq", "IO/irq", ".2f")):
+                             ("ios_per_irq", "IO/irq", ".2f"),
+                             ("cmds_per_doorbell", "cmds/doorbell", ".2f")):
             m, lo, hi = f[k]["mean_ci95"]
+            if k == "cmds_per_doorbell" and hi == 0:
+                continue  # Not counted by this driver.
             parts.append(f"{name} {m:{fmt}} [{lo:{fmt}}, {hi:{fmt}}]")
         out.append(f"{job:20} {drv:14} " + "; ".join(parts))
     return out

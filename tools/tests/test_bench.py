@@ -87,6 +87,22 @@ class BenchTest(unittest.TestCase):
         # One round is no interval.
         self.assertIsNone(bench.interval(samples[:2], "rmegasas", "megaraid_sas", "a"))
 
+    def test_commands_per_doorbell_from_the_counters(self):
+        lines = block("rvirtio_scsi", 1, "randread-4k-qd32", 1000, 1, 1, 1)
+        # 12,000 commands, 3,000 kicks between the two readings: 4 per doorbell.
+        lines[2:2] = ["BENCH-DOORBELLS-BEFORE 500 100"]
+        lines[-1:-1] = ["BENCH-DOORBELLS-AFTER 12500 3100"]
+        # The C driver counts neither: its lines carry no numbers.
+        c = block("virtio_scsi", 1, "randread-4k-qd32", 1000, 1, 1, 1)
+        c[2:2] = ["BENCH-DOORBELLS-BEFORE "]
+        c[-1:-1] = ["BENCH-DOORBELLS-AFTER "]
+        rust, cs = bench.parse(lines + c)
+        self.assertAlmostEqual(rust["cmds_per_doorbell"], 4.0)
+        self.assertEqual(cs["cmds_per_doorbell"], 0)
+        shown = bench.figure_lines([rust, cs])
+        self.assertIn("cmds/doorbell 4.00", shown[1])
+        self.assertNotIn("cmds/doorbell", shown[2])
+
     def test_failed_job_is_skipped(self):
         lines = block("rmegasas", 1, "x", 10, 1, 1, 1)
         lines[-1] = "BENCH-END rmegasas 1 x rc=1"

@@ -3,9 +3,10 @@
 # Plan "bench": the same fio jobs on the first disk through each driver in RSCSI_MODULES,
 # alternating drivers, RSCSI_BENCH_ROUNDS rounds (default 3) of RSCSI_BENCH_SECONDS per job
 # (default 10). For every job it prints fio's JSON, the system-wide CPU time (/proc/stat) and
-# the interrupts of the disk's PCI function (/proc/interrupts) before and after, between
-# BENCH markers; the host (tools/harness bench) computes IOPS, latency percentiles, CPU time
-# per I/O and I/Os per interrupt, and the ratios.
+# the interrupts of the disk's PCI function (/proc/interrupts) and, for a Rust driver, the
+# commands it submitted and the doorbells it rang (its debugfs counters) before and after,
+# between BENCH markers; the host (tools/harness bench) computes IOPS, latency percentiles, CPU
+# time per I/O, I/Os per interrupt and commands per doorbell, and the ratios.
 #
 # With RSCSI_BENCH_PIN=1 (the default) fio runs on CPU 0 and the HBA's interrupt is steered to
 # CPU 1 for both drivers: left to the scheduler, fio sometimes shares the interrupt's CPU and
@@ -55,6 +56,19 @@ irq_total() {
 		END { print s + 0 }' /proc/interrupts
 }
 
+# doorbells STATE: the commands a Rust driver submitted and the doorbells it rang so far, from
+# its debugfs state file STATE: rvirtio_scsi counts both per queue ("queueN: ... submitted S
+# ... kicks K ..."); rmegasas posts every frame with a write of its own to the inbound queue
+# port (MFI has no batched doorbell), so its doorbells are its submissions ("submitted: S").
+# Prints nothing without the file: the C drivers count neither.
+doorbells() {
+	[ -r "$1" ] || return 0
+	awk '/^queue[0-9]+:/ { q = 1; for (i = 2; i < NF; i++) { if ($i == "submitted") c += $(i + 1)
+	                                                          if ($i == "kicks") d += $(i + 1) } }
+	     /^submitted: / { s = $2 }
+	     END { if (q) print c + 0, d + 0; else if (s != "") print s, s }' "$1"
+}
+
 # bench_job DRIVER ROUND JOB fio-options...: runs one job and prints its results between
 # markers on the console (not through `check`, which keeps only the end of the output).
 bench_job() {
@@ -63,12 +77,14 @@ bench_job() {
 	echo "BENCH-BEGIN $_bd $_br $_bj"
 	echo "BENCH-CPU-BEFORE $(cpu_line)"
 	echo "BENCH-IRQS-BEFORE $(irq_total "$pci")"
+	echo "BENCH-DOORBELLS-BEFORE $(doorbells "$state")"
 	cat /proc/interrupts >/tmp/bench.irq
 	fio --name="$_bj" --filename="/dev/$sd" --direct=1 --time_based --runtime="$secs" $pin \
 		--ramp_time=2 --output-format=json "$@" >/tmp/bench.json 2>/tmp/bench.err
 	_brc=$?
 	echo "BENCH-CPU-AFTER $(cpu_line)"
 	echo "BENCH-IRQS-AFTER $(irq_total "$pci")"
+	echo "BENCH-DOORBELLS-AFTER $(doorbells "$state")"
 	cat /tmp/bench.json
 	echo "BENCH-END $_bd $_br $_bj rc=$_brc"
 	irq_moved /tmp/bench.irq
@@ -114,6 +130,8 @@ bench_driver() {
 		unload_group "$mod"
 		return
 	fi
+	# A Rust driver's debugfs state file, for its counters (none for the other paths).
+	state=$(host_state "${mod##*+}" "$pci")
 	if [ -n "${RSCSI_BENCH_SCHED:-}" ]; then
 		echo "$RSCSI_BENCH_SCHED" >"/sys/block/$sd/queue/scheduler"
 	fi
