@@ -12,7 +12,7 @@ TCG timings are not (they say nothing of register accesses or interrupts, which 
 
     tools/profile/insn-profile.py [--hba megasas] [--job '--rw=randread --bs=4k --iodepth=1']
                                   [--seconds 10] [--top 40] [--calls F,F] [--reuse]
-                                  MODULE [MODULE]
+                                  [--scheduler none|mq-deadline|kyber] MODULE [MODULE]
 
 With ``--calls``, also how many times each function F was entered per I/O (by default
 ``dma_direct_map_phys``, once per mapped SG element: the elements per I/O, by which a
@@ -24,6 +24,7 @@ A MODULE may carry parameters: ``rmegasas:queues=1,ldio=0``.
 import argparse
 import collections
 import glob
+import json
 import os
 import re
 import subprocess
@@ -81,7 +82,8 @@ def run_profile(spec, args, plugin, outdir, mark):
            "--set", f"RSCSI_PROFILE_MODULE={module}",
            "--set", f"RSCSI_PROFILE_PARAMS={params}",
            "--set", f"RSCSI_PROFILE_JOB={args.job}",
-           "--set", f"RSCSI_PROFILE_SECONDS={args.seconds}", "--timeout", "900"]
+           "--set", f"RSCSI_PROFILE_SECONDS={args.seconds}",
+           "--set", f"RSCSI_PROFILE_SCHED={args.scheduler or ''}", "--timeout", "900"]
     r = subprocess.run(cmd, env=env, capture_output=True, text=True)
     m = re.search(r"# log: (\S+)", r.stdout)
     if r.returncode != 0 or not m:
@@ -98,9 +100,14 @@ def main():
     ap.add_argument("--seconds", type=int, default=10)
     ap.add_argument("--top", type=int, default=40)
     ap.add_argument("--width", type=int, default=70)
+    ap.add_argument("--scheduler", choices=("none", "mq-deadline", "kyber"),
+                    help="the disk's I/O scheduler (default: the block layer's choice)")
     ap.add_argument("--calls", default="dma_direct_map_phys",
                     help="comma-separated functions whose calls per I/O to print (by default "
                     "the DMA mapping of one scatterlist entry: the SG elements per I/O)")
+    ap.add_argument("--json", metavar="FILE",
+                    help="also write the figures per I/O to FILE (per module: the total, the "
+                    "share of each module group, the calls, the top functions)")
     ap.add_argument("--reuse", action="store_true",
                     help="map the counts of the last runs again instead of booting (valid while "
                     "the perf kernel is the one they ran on)")
@@ -110,6 +117,7 @@ def main():
     outdir = os.path.join(cache, "profile")
     os.makedirs(outdir, exist_ok=True)
     results = []
+    paths_out = []
     for mod in args.modules:
         saved = os.path.join(outdir, f"{file_name(mod)}.log-path")
         if args.reuse and os.path.exists(saved):
@@ -135,6 +143,9 @@ def main():
         with open(counts) as f:
             calls = insnprof.entries(f, kernel_syms + mod_syms, wanted)
         results.append((mod, per, total, ios))
+        paths_out.append({"module": mod, "ios": ios, "per_io": total / ios,
+                          "interrupts_per_io": None if irqs is None else irqs / ios,
+                          "calls_per_io": {n: calls[n] / ios for n in sorted(wanted)}})
         per_irq = "" if irqs is None else f", {irqs / ios:.2f} interrupts per I/O"
         print(f"# {mod}: {ios} I/Os, {total / ios:.0f} guest instructions per I/O{per_irq}; "
               f"log {log}")
@@ -149,6 +160,16 @@ def main():
     for g in sorted({g for _, g in groups}):
         print(f"# {g:20}" + "".join(f"{groups.get((m, g), 0):14.0f}" for m, _, _, _ in results))
     shown = insnprof.demangle(k for k, _ in names.most_common(args.top))
+    if args.json:
+        for out, (mod, per, _, ios) in zip(paths_out, results):
+            out["groups"] = {g: v for (m, g), v in groups.items() if m == mod}
+            top = per.most_common(20)
+            names20 = insnprof.demangle(k for k, _ in top)
+            out["top"] = [[names20[k], v / ios] for k, v in top]
+        with open(args.json, "w") as f:
+            json.dump({"hba": args.hba, "job": args.job, "seconds": args.seconds,
+                       "scheduler": args.scheduler,
+                       "paths": paths_out}, f, indent=1)
     head = "".join(f"{m:>14}" for m, _, _, _ in results)
     print(f"{'function (instructions per I/O)':{args.width}}{head}")
     for k, _ in names.most_common(args.top):

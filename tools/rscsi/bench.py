@@ -302,3 +302,20 @@ def _pair_lines(samples, med, rust, c, job, w, ratios):
                 f"{k} {iv[k][0]:.2f} [{iv[k][1]:.2f}, {iv[k][2]:.2f}] {verdict(iv[k])}"
                 for k in ("iops", "p50", "p99", "cpu") if k in iv))
     return out
+
+
+def profile_lines(profile):
+    """Printable lines of ``run_profiles``'s data: per job and path, the guest instructions
+    per I/O and their share by module group (the kernel, each module, the Rust helpers)."""
+    out = []
+    if not profile:
+        return out
+    out.append(f"# {profile['what']}, {profile['seconds']} s per job, scheduler "
+               f"{profile.get('scheduler', 'default')}")
+    for job, paths in profile["jobs"].items():
+        for p in paths:
+            groups = sorted(p["groups"].items(), key=lambda kv: -kv[1])
+            out.append(f"{job:20} {p['module']:14} instructions/IO {p['per_io']:8.0f}: "
+                       + ", ".join(f"{g} {v:.0f}" for g, v in groups))
+    return out
+

@@ -306,6 +306,37 @@ def cmd_plan(args):
     return run_echoed(_custom(args, args.plan), args.flavour, f"plan {args.plan}", args.trace)
 
 
+def run_profiles(report, seconds, scheduler):
+    """Guest instructions per I/O of every path of ``bench --all`` in the jobs of
+    ``suite.PROFILE_JOBS``: tools/profile/insn-profile.py, one boot per path and job, the
+    paths of one device side by side, with the I/O scheduler the timed jobs used. Writes ``profile.json`` into the report directory
+    (per job, per path: the total, its module groups, the top functions) and returns it."""
+    os.makedirs(report, exist_ok=True)
+    tool = os.path.join(TOP, "tools", "profile", "insn-profile.py")
+    by_hba = {}
+    for path in suite.BENCH_ALL:
+        by_hba.setdefault(suite.BENCH_HBA[path], []).append(path)
+    data = {"what": "guest instructions per I/O (QEMU TCG plugin, tools/profile/insn-profile.py)",
+            "seconds": seconds, "scheduler": scheduler or "default", "jobs": {}}
+    for job, opts in suite.PROFILE_JOBS.items():
+        data["jobs"][job] = []
+        for hba, mods in by_hba.items():
+            out = os.path.join(report, f"profile-{job}-{hba}.json")
+            sched = ["--scheduler", scheduler] if scheduler else []
+            r = subprocess.run([sys.executable, tool, "--hba", hba, "--job", opts, *sched,
+                                "--seconds", str(seconds), "--top", "0", "--json", out, *mods],
+                               capture_output=True, text=True)
+            if r.returncode != 0:
+                print(f"# profile of {' '.join(mods)} ({job}) failed:\n{r.stdout[-2000:]}"
+                      f"{r.stderr[-2000:]}", file=sys.stderr)
+                continue
+            with open(out) as f:
+                data["jobs"][job] += json.load(f)["paths"]
+    with open(os.path.join(report, "profile.json"), "w") as f:
+        json.dump(data, f, indent=1)
+    return data
+
+
 def cmd_bench(args):
     """Boots the perf kernel with one controller and a null-co disk, runs the same fio jobs
     through the C driver and ours, alternating, and prints the side-by-side table."""
@@ -367,9 +398,16 @@ def cmd_bench(args):
                 out(f"# {job}: IOPS {rust}/{c} {m:.2f}, 95% interval [{lo:.2f}, {hi:.2f}]: "
                     f"{bench.verdict(iv['iops'])}")
     report = os.path.join(outdir, "report")
+    profile = None
+    if args.all and not args.no_profile:
+        with Stage("instruction profiles"):
+            profile = run_profiles(report, args.profile_seconds,
+                                   run.settings["RSCSI_BENCH_SCHED"])
+        for line in bench.profile_lines(profile):
+            out(line)
     bench.write_report(report, samples, pairs, lines)
     with open(os.path.join(report, "figures.json")) as f:
-        drawn = plots.draw(report, json.load(f))
+        drawn = plots.draw(report, json.load(f), profile)
     print(f"# report: {report} (samples.csv, figures.json, summary.txt"
           + (", " + ", ".join(os.path.basename(p) for p in drawn) + ")" if isinstance(drawn, list)
              else f"; {drawn})"))
@@ -473,6 +511,11 @@ def main(argv=None):
                    help="the same I/O scheduler for both drivers (default: each one's default)")
     b.add_argument("--no-pin", action="store_true",
                    help="leave fio and the interrupt where the scheduler puts them")
+    b.add_argument("--no-profile", action="store_true",
+                   help="with --all: skip the instruction profiles (one boot per path and job "
+                        "after the benchmark)")
+    b.add_argument("--profile-seconds", type=int, default=5,
+                   help="with --all: the length of each profile's fio job")
     b.add_argument("-v", "--verbose", action="store_true")
     b.set_defaults(func=cmd_bench)
     cmp_ = sub.add_parser("compare", help="results that differ between passes of check")

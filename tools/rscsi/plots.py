@@ -1,7 +1,8 @@
 # SPDX-License-Identifier: GPL-2.0
 """Plots of a benchmark report (``bench.write_report``): IOPS per job for every driver with
 95% interval whiskers, the paired Rust/C IOPS ratio per job with its interval against 1.0 for
-each pair, and the queue-depth sweep (``randread-4k-qdN``) as IOPS against N for every driver.
+each pair, the queue-depth sweep (``randread-4k-qdN``) as IOPS against N for every driver,
+and the guest instructions per I/O of every path stacked by module (``profile.json``).
 
 matplotlib comes from PyPI (``pip install --user matplotlib``) when the harness's Python does
 not have it; without it the report has no plots and says so.
@@ -41,9 +42,10 @@ def _matplotlib():
     return None
 
 
-def draw(outdir, data):
-    """Draws the plots of `data` (the content of figures.json) into `outdir`; returns the
-    paths written, or a reason why there are none."""
+def draw(outdir, data, profile=None):
+    """Draws the plots of `data` (the content of figures.json) and, if given, of `profile`
+    (``profile.json``: instructions per I/O by module) into `outdir`; returns the paths
+    written, or a reason why there are none."""
     plt = _matplotlib()
     if plt is None:
         return "no plots: matplotlib is not installed and pip could not install it"
@@ -117,7 +119,47 @@ def draw(outdir, data):
         ax.set_ylabel("IOPS (mean over rounds, 95% interval)")
         ax.legend(fontsize=8)
         paths.append(_save(plt, fig, outdir, "qd-sweep.png"))
+    if profile and any(profile["jobs"].values()):
+        paths.append(_draw_profile(plt, outdir, profile))
     return paths
+
+
+def _draw_profile(plt, outdir, profile):
+    """``insn.png``: per profiled job (a column), a bar per path of its guest instructions per
+    I/O stacked by module group: the whole I/O (top row, the kernel at the bottom), and the
+    modules and Rust helpers alone (bottom row), where the drivers' own shares are readable."""
+    jobs = [j for j, p in profile["jobs"].items() if p]
+    groups = sorted({g for j in jobs for p in profile["jobs"][j] for g in p["groups"]},
+                    key=lambda g: (g != "kernel", g == "rust_helper", g))
+    colour = {g: f"C{i}" for i, g in enumerate(groups)}
+    fig, axes = plt.subplots(2, len(jobs), figsize=(6.5 * len(jobs), 8), squeeze=False)
+    for col, job in enumerate(jobs):
+        paths = profile["jobs"][job]
+        xs = list(range(len(paths)))
+        for row, shown in enumerate((groups, [g for g in groups if g != "kernel"])):
+            ax = axes[row][col]
+            bottom = [0.0] * len(paths)
+            for g in shown:
+                vals = [p["groups"].get(g, 0) for p in paths]
+                ax.bar(xs, vals, 0.6, bottom=bottom, color=colour[g],
+                       label=g if (row, col) == (0, 0) else None)
+                bottom = [b + v for b, v in zip(bottom, vals)]
+            for x, total in zip(xs, bottom):
+                ax.annotate(f"{total:.0f}", (x, total), textcoords="offset points",
+                            xytext=(0, 3), ha="center", fontsize=7)
+            ax.set_ylim(0, 1.12 * max(bottom + [1]))
+            ax.set_xticks(xs)
+            ax.set_xticklabels([short(p["module"]) for p in paths], rotation=25, ha="right",
+                               fontsize=8)
+            ax.set_title(job + (": the whole I/O" if row == 0 else ": modules and helpers"),
+                         fontsize=9)
+            ax.set_ylabel("guest instructions per I/O")
+    fig.legend(loc="lower center", ncol=min(len(groups), 8), fontsize=7)
+    fig.tight_layout(rect=(0, 0.05, 1, 1))
+    p = os.path.join(outdir, "insn.png")
+    fig.savefig(p, dpi=100)
+    plt.close(fig)
+    return p
 
 
 def _save(plt, fig, outdir, name):

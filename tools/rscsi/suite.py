@@ -719,6 +719,15 @@ BENCH_JOBS = tuple(dict.fromkeys(DEFAULT_BENCH_JOBS + ("randread-4k-qd1-poll",) 
 BENCH_ALL = ("megaraid_sas", "rmegasas", "virtio_pci+virtio_scsi", "rvirtio_scsi",
              "virtio_pci+virtio_blk", "null_blk:hw_queue_depth=256")
 BENCH_PAIRS = (("rmegasas", "megaraid_sas"), ("rvirtio_scsi", "virtio_pci+virtio_scsi"))
+# The QEMU device each path of BENCH_ALL drives ("none": no device), for its profile.
+BENCH_HBA = {"megaraid_sas": "megasas", "rmegasas": "megasas",
+             "virtio_pci+virtio_scsi": "virtio-scsi-pci", "rvirtio_scsi": "virtio-scsi-pci",
+             "virtio_pci+virtio_blk": "virtio-blk-pci", "null_blk:hw_queue_depth=256": "none"}
+# bench --all's instruction profiles (tools/profile/insn-profile.py, one boot per path and
+# job): the job's fio options, as the bench plan's job_options gives them (the profile plan
+# adds --ioengine=libaio).
+PROFILE_JOBS = {"randread-4k-qd1": "--rw=randread --bs=4k --iodepth=1",
+                "read-128k-seq": "--rw=read --bs=128k --iodepth=8"}
 
 
 def bench_run(model, c_driver, rust_driver, rounds, seconds, pin=True, scheduler="", jobs=None):

@@ -182,10 +182,21 @@ class PlotTest(unittest.TestCase):
             with open(os.path.join(d, "figures.json")) as f:
                 data = json.load(f)
             self.assertEqual([(p["rust"], p["c"]) for p in data["pairs"]], pairs)
-            drawn = plots.draw(d, data)
+            profile = {"what": "guest instructions per I/O", "seconds": 5, "jobs": {
+                "randread-4k-qd1": [
+                    {"module": "megaraid_sas", "per_io": 9000,
+                     "groups": {"kernel": 8000, "[megaraid_sas]": 1000}},
+                    {"module": "rmegasas", "per_io": 8600,
+                     "groups": {"kernel": 7900, "[rmegasas]": 650, "rust_helper": 50}}],
+                "read-128k-seq": []}}
+            drawn = plots.draw(d, data, profile)
             self.assertEqual([os.path.basename(p) for p in drawn],
-                             ["iops.png", "ratios.png", "qd-sweep.png"])
+                             ["iops.png", "ratios.png", "qd-sweep.png", "insn.png"])
             self.assertTrue(all(os.path.getsize(p) > 1000 for p in drawn))
+            lines = bench.profile_lines(profile)
+            self.assertEqual(len(lines), 3)
+            self.assertIn("rmegasas       instructions/IO     8600: kernel 7900, [rmegasas] 650,"
+                          " rust_helper 50", lines[2])
 
 
 class PlotNameTest(unittest.TestCase):

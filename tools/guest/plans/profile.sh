@@ -29,6 +29,12 @@ plan_main() {
 	# shellcheck disable=SC2086 # the parameters are a list
 	check "load $mod $params" profile_load "$mod" $params
 	group_disk "$mod"
+	# The I/O scheduler, when asked for (bench --all profiles every path with the one its
+	# timed jobs used); otherwise the block layer's default for the host.
+	if [ -n "${RSCSI_PROFILE_SCHED:-}" ]; then
+		echo "$RSCSI_PROFILE_SCHED" >"/sys/block/$sd/queue/scheduler"
+	fi
+	echo "PROFILE-SCHED $(cat "/sys/block/$sd/queue/scheduler")"
 	echo "PROFILE-KALLSYMS-BEGIN"
 	grep '\[' /proc/kallsyms
 	echo "PROFILE-KALLSYMS-END"
