@@ -118,6 +118,7 @@ def main():
     os.makedirs(outdir, exist_ok=True)
     results = []
     paths_out = []
+    wanted = {n for n in args.calls.split(",") if n}
     for mod in args.modules:
         saved = os.path.join(outdir, f"{file_name(mod)}.log-path")
         if args.reuse and os.path.exists(saved):
@@ -138,10 +139,9 @@ def main():
         mod_syms, ios = insnprof.parse_log(text)
         irqs = insnprof.parse_irqs(text)
         with open(counts) as f:
-            per, total = insnprof.profile(f, kernel_syms + mod_syms)
-        wanted = {n for n in args.calls.split(",") if n}
-        with open(counts) as f:
-            calls = insnprof.entries(f, kernel_syms + mod_syms, wanted)
+            blocks = f.readlines()
+        per, total = insnprof.profile(blocks, kernel_syms + mod_syms)
+        calls = insnprof.entries(blocks, kernel_syms + mod_syms, wanted)
         results.append((mod, per, total, ios))
         paths_out.append({"module": mod, "ios": ios, "per_io": total / ios,
                           "interrupts_per_io": None if irqs is None else irqs / ios,

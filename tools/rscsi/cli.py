@@ -309,8 +309,9 @@ def cmd_plan(args):
 def run_profiles(report, seconds, scheduler):
     """Guest instructions per I/O of every path of ``bench --all`` in the jobs of
     ``suite.PROFILE_JOBS``: tools/profile/insn-profile.py, one boot per path and job, the
-    paths of one device side by side, with the I/O scheduler the timed jobs used. Writes ``profile.json`` into the report directory
-    (per job, per path: the total, its module groups, the top functions) and returns it."""
+    paths of one device side by side, with the I/O scheduler the timed jobs used. Writes
+    ``profile.json`` into the report directory (per job, per path: the total, its module
+    groups, the top functions) and returns it."""
     os.makedirs(report, exist_ok=True)
     tool = os.path.join(TOP, "tools", "profile", "insn-profile.py")
     by_hba = {}

@@ -155,16 +155,14 @@ def _draw_profile(plt, outdir, profile):
                          fontsize=9)
             ax.set_ylabel("guest instructions per I/O")
     fig.legend(loc="lower center", ncol=min(len(groups), 8), fontsize=7)
-    fig.tight_layout(rect=(0, 0.05, 1, 1))
-    p = os.path.join(outdir, "insn.png")
-    fig.savefig(p, dpi=100)
-    plt.close(fig)
-    return p
+    # Room below the plots for the legend.
+    return _save(plt, fig, outdir, "insn.png", rect=(0, 0.05, 1, 1))
 
 
-def _save(plt, fig, outdir, name):
-    """Writes `fig` to `outdir`/`name` and closes it; returns the path."""
-    fig.tight_layout()
+def _save(plt, fig, outdir, name, rect=(0, 0, 1, 1)):
+    """Writes `fig`, laid out within `rect` (tight_layout's), to `outdir`/`name` and closes
+    it; returns the path."""
+    fig.tight_layout(rect=rect)
     p = os.path.join(outdir, name)
     fig.savefig(p, dpi=100)
     plt.close(fig)
