@@ -319,3 +319,71 @@ def profile_lines(profile):
                        + ", ".join(f"{g} {v:.0f}" for g, v in groups))
     return out
 
+
+
+def load_samples(report):
+    """The samples of a report directory (its ``samples.csv``), as ``parse`` returns them."""
+    with open(os.path.join(report, "samples.csv"), newline="") as f:
+        return [{k: (v if k in ("driver", "job") else
+                     int(v) if k == "round" else float(v)) for k, v in row.items()}
+                for row in csv.DictReader(f)]
+
+
+def _overlap(a, b):
+    """Whether two (mean, low, high) intervals share a point."""
+    return a[1] <= b[2] and b[1] <= a[2]
+
+
+# The figures ``compare`` holds two runs to, with their names and formats; commands per
+# doorbell only where a driver counts them.
+_COMPARED = (("iops", "IOPS", ".0f"), ("p50_us", "p50 us", ".1f"), ("p99_us", "p99 us", ".1f"),
+             ("cpu_us_per_io", "CPU us/IO", ".1f"), ("cmds_per_doorbell", "cmds/doorbell", ".2f"))
+
+
+def compare(a, b, pairs):
+    """Two runs of the same benchmark (their samples): for every driver and job in both, each
+    figure's 95% interval in either run and whether they overlap; for every (Rust, C) pair of
+    ``pairs``, the paired ratios' intervals and verdicts likewise. Returns printable lines and
+    the lines of the figures whose intervals do not overlap (a run that disagrees with the
+    other beyond its own spread)."""
+    fa, fb = figures(a), figures(b)
+    w = max([14] + [len(d) for d, _ in fa] + [len(r) + 2 for r, _ in pairs])
+    out = [f"{'job':20} {'driver':{w}} {'figure':14} {'first run [95%]':26} "
+           f"{'second run [95%]':26} overlap"]
+    apart = []
+
+    def line(job, who, name, fmt, x, y):
+        ok = _overlap(x, y)
+        text = (f"{job:20} {who:{w}} {name:14} "
+                + f"{x[0]:{fmt}} [{x[1]:{fmt}}, {x[2]:{fmt}}]".ljust(26) + " "
+                + f"{y[0]:{fmt}} [{y[1]:{fmt}}, {y[2]:{fmt}}]".ljust(26) + " "
+                + ("yes" if ok else "NO"))
+        out.append(text)
+        if not ok:
+            apart.append(text)
+
+    for key in (k for k in fa if k in fb):
+        drv, job = key
+        for k, name, fmt in _COMPARED:
+            x, y = fa[key][k]["mean_ci95"], fb[key][k]["mean_ci95"]
+            if k == "cmds_per_doorbell" and x[2] == 0 and y[2] == 0:
+                continue  # Not counted by this driver.
+            line(job, drv, name, fmt, x, y)
+    jobs = [j for j in dict.fromkeys(s["job"] for s in a) if any(s["job"] == j for s in b)]
+    verdicts_differ = 0
+    for rust, c in pairs:
+        for job in jobs:
+            ia, ib = interval(a, rust, c, job), interval(b, rust, c, job)
+            if not ia or not ib:
+                continue
+            for k in ("iops", "p50", "p99", "cpu"):
+                if k in ia and k in ib:
+                    line(job, f"{rust}/C", f"ratio {k}", ".2f", ia[k], ib[k])
+                    if verdict(ia[k]) != verdict(ib[k]):
+                        verdicts_differ += 1
+                        out.append(f"{'':20} {'':{w}} {'':14} verdicts differ: "
+                                   f"{verdict(ia[k])} / {verdict(ib[k])}")
+    out.append(f"# {len(out) - 1 - verdicts_differ - len(apart)} of "
+               f"{len(out) - 1 - verdicts_differ} intervals overlap; "
+               f"{verdicts_differ} ratio verdicts differ")
+    return out, apart

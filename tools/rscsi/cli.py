@@ -419,6 +419,25 @@ def cmd_bench(args):
     return 0
 
 
+def cmd_bench_compare(args):
+    """Holds two runs of the same benchmark to each other: per driver, job and figure, and per
+    paired ratio, whether their 95% intervals overlap. Fails if any does not."""
+    try:
+        a, b = bench.load_samples(args.first), bench.load_samples(args.second)
+    except (OSError, ValueError, KeyError) as e:
+        print(f"bench-compare: {e}", file=sys.stderr)
+        return 2
+    lines, apart = bench.compare(a, b, suite.BENCH_PAIRS)
+    for line in lines:
+        print(line)
+    if apart:
+        print("# intervals apart:")
+        for line in apart:
+            print(line)
+        return 1
+    return 0
+
+
 def cmd_compare(args):
     """Judges the logs of several passes of check (their log directories) and prints every
     result that is not the same in all of them."""
@@ -519,6 +538,11 @@ def main(argv=None):
                    help="with --all: the length of each profile's fio job")
     b.add_argument("-v", "--verbose", action="store_true")
     b.set_defaults(func=cmd_bench)
+    bc = sub.add_parser("bench-compare",
+                        help="two bench reports: whether every figure's interval overlaps")
+    bc.add_argument("first", help="a report directory (bench prints it as '# report:')")
+    bc.add_argument("second")
+    bc.set_defaults(func=cmd_bench_compare)
     cmp_ = sub.add_parser("compare", help="results that differ between passes of check")
     cmp_.add_argument("dirs", nargs="+", help="log directories of check (printed as '# logs:')")
     cmp_.set_defaults(func=cmd_compare)

@@ -160,6 +160,43 @@ class ReportTest(unittest.TestCase):
         self.assertEqual(len(lines), 3)
         self.assertIn("IOPS 1200 [", lines[2])
 
+    def test_compare_reads_reports_and_finds_intervals_apart(self):
+        import os
+        import tempfile
+        first = self.samples()
+        pairs = [("rvirtio_scsi", "virtio_scsi")]
+        with tempfile.TemporaryDirectory() as d:
+            bench.write_report(d, first, pairs, [])
+            again = bench.load_samples(d)
+        self.assertEqual(len(again), len(first))
+        for x, y in zip(sorted(first, key=lambda s: (s["driver"], s["round"])),
+                        sorted(again, key=lambda s: (s["driver"], s["round"]))):
+            self.assertEqual((x["driver"], x["round"], x["job"]),
+                             (y["driver"], y["round"], y["job"]))
+            for k in bench.FIGURES:
+                self.assertAlmostEqual(x[k], y[k])
+        lines, apart = bench.compare(first, again, pairs)
+        self.assertEqual(apart, [])
+        self.assertIn("# 12 of 12 intervals overlap; 0 ratio verdicts differ", lines[-1])
+        # A second run where the Rust driver is twice as fast in every round: its IOPS and
+        # the ratio's interval lie apart from the first run's, and the verdict stays.
+        faster = [dict(s, iops=s["iops"] * 2) if s["driver"] == "rvirtio_scsi" else s
+                  for s in first]
+        lines, apart = bench.compare(first, faster, pairs)
+        self.assertEqual(len(apart), 2)
+        self.assertIn("rvirtio_scsi", apart[0])
+        self.assertIn("IOPS", apart[0])
+        self.assertIn("ratio iops     1.20 [1.20, 1.20]", apart[1])
+        self.assertTrue(apart[1].endswith("NO"))
+        self.assertIn("# 10 of 12 intervals overlap; 0 ratio verdicts differ", lines[-1])
+        # The C driver's rounds spread: its interval widens and still overlaps, but the
+        # exact ratio of the first run becomes parity in the second.
+        spread = [dict(s, iops=s["iops"] * (0.5 if s["round"] == 1 else 1.6))
+                  if s["driver"] == "virtio_scsi" else s for s in first]
+        lines, _ = bench.compare(first, spread, pairs)
+        self.assertIn("verdicts differ: Rust better / parity", "\n".join(lines))
+        self.assertIn("1 ratio verdicts differ", lines[-1])
+
 
 class PlotTest(unittest.TestCase):
     def test_sweep_and_both_pairs_drawn(self):
