@@ -12,11 +12,16 @@ TCG timings are not (they say nothing of register accesses or interrupts, which 
 
     tools/profile/insn-profile.py [--hba megasas] [--job '--rw=randread --bs=4k --iodepth=1']
                                   [--seconds 10] [--top 40] [--calls F,F] [--reuse]
-                                  [--scheduler none|mq-deadline|kyber] MODULE [MODULE]
+                                  [--scheduler none|mq-deadline|kyber] [--io] MODULE [MODULE]
 
 With ``--calls``, also how many times each function F was entered per I/O (by default
 ``dma_direct_map_phys``, once per mapped SG element: the elements per I/O, by which a
 per-I/O figure of an SG writer is divided).
+
+With ``--io``, also the guest's accesses to device memory per I/O (MMIO and port I/O: each
+one leaves translated code for QEMU's device model, and costs far more than an instruction),
+by QEMU memory region and by the function that made them. The guest runs several times slower
+while they are counted; instruction counts do not change.
 
 A MODULE may carry parameters: ``rmegasas:queues=1,ldio=0``.
 """
@@ -24,6 +29,7 @@ A MODULE may carry parameters: ``rmegasas:queues=1,ldio=0``.
 import argparse
 import collections
 import glob
+import hashlib
 import json
 import os
 import re
@@ -38,12 +44,18 @@ from rscsi import insnprof, paths  # noqa: E402
 
 
 def build_plugin(cache):
-    out = os.path.join(cache, "tools", "insn-count.so")
+    """The plugin built from this tree's source, named by the source's hash: clones of the
+    repository at other commits share the cache, and a time stamp would take their build."""
     src = os.path.join(HERE, "insn-count.c")
-    if not os.path.exists(out) or os.path.getmtime(out) < os.path.getmtime(src):
+    with open(src, "rb") as f:
+        digest = hashlib.sha256(f.read()).hexdigest()[:12]
+    out = os.path.join(cache, "tools", f"insn-count-{digest}.so")
+    if not os.path.exists(out):
         os.makedirs(os.path.dirname(out), exist_ok=True)
-        subprocess.run(["gcc", "-O2", "-shared", "-fPIC", "-Wall", "-o", out, src, "-lpthread"],
+        tmp = f"{out}.{os.getpid()}"
+        subprocess.run(["gcc", "-O2", "-shared", "-fPIC", "-Wall", "-o", tmp, src, "-lpthread"],
                        check=True)
+        os.replace(tmp, out)
     return out
 
 
@@ -74,7 +86,7 @@ def run_profile(spec, args, plugin, outdir, mark):
     module, _, params = spec.partition(":")
     counts = os.path.join(outdir, f"{file_name(spec)}.counts")
     env = dict(os.environ, RSCSI_QEMU_ARGS=f"-plugin {plugin},outfile={counts},"
-               f"min=ffffffff80000000,mark={mark}")
+               f"min=ffffffff80000000,mark={mark}" + (",io=1" if args.io else ""))
     # --hba none: a software host (scsi_debug, rscsi_debug), whose disk its parameters make.
     devices = [] if args.hba == "none" else ["--hba", args.hba, "--disk", "8G,null"]
     cmd = [os.path.join(ROOT, "tools", "harness"), "plan", "profile", "--flavour", "perf",
@@ -89,6 +101,28 @@ def run_profile(spec, args, plugin, outdir, mark):
     if r.returncode != 0 or not m:
         sys.exit(f"profile run for {spec} failed:\n{r.stdout[-3000:]}\n{r.stderr[-2000:]}")
     return counts, m.group(1)
+
+
+def io_lines(mod, io, ios):
+    """Prints a run's device accesses per I/O, by region and by function; returns them as
+    {region: {kind: per I/O}} with the functions under "by_function"."""
+    regions = collections.defaultdict(collections.Counter)
+    funcs = collections.Counter()
+    for (func, region, kind), n in io.items():
+        regions[region][kind] += n / ios
+        funcs[func, region, kind] += n / ios
+    # Regions reached less than once in 200 I/Os (a timer, a console) are left out.
+    regions = {r: c for r, c in regions.items() if sum(c.values()) >= 0.005}
+    total = sum(sum(c.values()) for c in regions.values())
+    print(f"# {mod}: {total:.2f} device accesses per I/O: " + "; ".join(
+        f"{r} " + ", ".join(f"{v:.2f} {k}s" for k, v in sorted(c.items()))
+        for r, c in sorted(regions.items())))
+    shown = insnprof.demangle(dict.fromkeys(f for f, _, _ in funcs))
+    for (func, region, kind), v in funcs.most_common():
+        if v >= 0.005:
+            print(f"#   {v:8.2f} {kind:5} {region:24} {shown[func]}")
+    return {"total": total, "regions": {r: dict(c) for r, c in regions.items()},
+            "by_function": [[shown[f], r, k, v] for (f, r, k), v in funcs.most_common()]}
 
 
 def main():
@@ -108,6 +142,9 @@ def main():
     ap.add_argument("--json", metavar="FILE",
                     help="also write the figures per I/O to FILE (per module: the total, the "
                     "share of each module group, the calls, the top functions)")
+    ap.add_argument("--io", action="store_true",
+                    help="also count the accesses to device memory per I/O, by region and "
+                    "function (slows the guest; instruction counts unchanged)")
     ap.add_argument("--reuse", action="store_true",
                     help="map the counts of the last runs again instead of booting (valid while "
                     "the perf kernel is the one they ran on)")
@@ -151,6 +188,9 @@ def main():
               f"log {log}")
         for name in sorted(wanted):
             print(f"# {mod}: {calls[name] / ios:.2f} calls of {name} per I/O")
+        if args.io:
+            io = insnprof.io_accesses(blocks, kernel_syms + mod_syms)
+            paths_out[-1]["io_per_io"] = io_lines(mod, io, ios)
     groups = collections.Counter()
     names = collections.Counter()
     for mod, per, _, ios in results:

@@ -306,7 +306,9 @@ def _pair_lines(samples, med, rust, c, job, w, ratios):
 
 def profile_lines(profile):
     """Printable lines of ``run_profiles``'s data: per job and path, the guest instructions
-    per I/O and their share by module group (the kernel, each module, the Rust helpers)."""
+    per I/O and their share by module group (the kernel, each module, the Rust helpers), and
+    where the profile counted them, the accesses to device memory per I/O by QEMU memory
+    region and the device's interrupts per I/O."""
     out = []
     if not profile:
         return out
@@ -317,6 +319,14 @@ def profile_lines(profile):
             groups = sorted(p["groups"].items(), key=lambda kv: -kv[1])
             out.append(f"{job:20} {p['module']:14} instructions/IO {p['per_io']:8.0f}: "
                        + ", ".join(f"{g} {v:.0f}" for g, v in groups))
+            io = p.get("io_per_io")
+            if io is not None:
+                irqs = p.get("interrupts_per_io")
+                out.append(f"{job:20} {p['module']:14} device accesses/IO {io['total']:5.2f}"
+                           + "".join(f"; {r} " + ", ".join(f"{v:.2f} {k}s"
+                                                           for k, v in sorted(c.items()))
+                                     for r, c in sorted(io["regions"].items()))
+                           + ("" if irqs is None else f"; interrupts/IO {irqs:.2f}"))
     return out
 
 
@@ -387,3 +397,27 @@ def compare(a, b, pairs):
                f"{len(out) - 1 - verdicts_differ} intervals overlap; "
                f"{verdicts_differ} ratio verdicts differ")
     return out, apart
+
+
+def pooled(a, b):
+    """The samples of two runs of the same benchmark as one run: the second run's rounds
+    numbered after the first's, so that a paired ratio stays within one round of one run."""
+    last = max((s["round"] for s in a), default=0)
+    return a + [dict(s, round=s["round"] + last) for s in b]
+
+
+def pooled_lines(a, b, pairs):
+    """Per (Rust, C) pair and job, the paired IOPS and CPU time ratios over the rounds of both
+    runs (``pooled``), with their intervals and verdicts: more rounds, narrower intervals."""
+    both = pooled(a, b)
+    out = [f"# both runs pooled ({len({s['round'] for s in both})} rounds): paired ratios, "
+           "95% Student t"]
+    jobs = [j for j in dict.fromkeys(s["job"] for s in a) if any(s["job"] == j for s in b)]
+    for rust, c in pairs:
+        for job in jobs:
+            iv = interval(both, rust, c, job)
+            if iv:
+                out.append(f"{job:20} {rust + '/C':18} " + "; ".join(
+                    f"{k} {iv[k][0]:.2f} [{iv[k][1]:.2f}, {iv[k][2]:.2f}] {verdict(iv[k])}"
+                    for k in ("iops", "cpu") if k in iv))
+    return out

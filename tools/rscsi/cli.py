@@ -311,7 +311,8 @@ def run_profiles(report, seconds, scheduler):
     ``suite.PROFILE_JOBS``: tools/profile/insn-profile.py, one boot per path and job, the
     paths of one device side by side, with the I/O scheduler the timed jobs used. Writes
     ``profile.json`` into the report directory (per job, per path: the total, its module
-    groups, the top functions) and returns it."""
+    groups, the top functions, the accesses to device memory and the interrupts per I/O) and
+    returns it."""
     os.makedirs(report, exist_ok=True)
     tool = os.path.join(TOP, "tools", "profile", "insn-profile.py")
     by_hba = {}
@@ -325,7 +326,8 @@ def run_profiles(report, seconds, scheduler):
             out = os.path.join(report, f"profile-{job}-{hba}.json")
             sched = ["--scheduler", scheduler] if scheduler else []
             r = subprocess.run([sys.executable, tool, "--hba", hba, "--job", opts, *sched,
-                                "--seconds", str(seconds), "--top", "0", "--json", out, *mods],
+                                "--seconds", str(seconds), "--top", "0", "--io",
+                                "--json", out, *mods],
                                capture_output=True, text=True)
             if r.returncode != 0:
                 print(f"# profile of {' '.join(mods)} ({job}) failed:\n{r.stdout[-2000:]}"
@@ -421,14 +423,15 @@ def cmd_bench(args):
 
 def cmd_bench_compare(args):
     """Holds two runs of the same benchmark to each other: per driver, job and figure, and per
-    paired ratio, whether their 95% intervals overlap. Fails if any does not."""
+    paired ratio, whether their 95% intervals overlap; then the paired ratios over both runs'
+    rounds. Fails if any pair of intervals does not overlap."""
     try:
         a, b = bench.load_samples(args.first), bench.load_samples(args.second)
     except (OSError, ValueError, KeyError) as e:
         print(f"bench-compare: {e}", file=sys.stderr)
         return 2
     lines, apart = bench.compare(a, b, suite.BENCH_PAIRS)
-    for line in lines:
+    for line in lines + bench.pooled_lines(a, b, suite.BENCH_PAIRS):
         print(line)
     if apart:
         print("# intervals apart:")

@@ -57,6 +57,8 @@ def profile(count_lines, syms):
     per = collections.Counter()
     total = 0
     for line in lines:
+        if line.startswith("io "):
+            continue
         va, n, execs = line.split()
         va, n = int(va, 16), int(n) * int(execs)
         i = bisect.bisect_right(addrs, va) - 1
@@ -77,11 +79,32 @@ def entries(count_lines, syms, names):
     next(lines, "")
     calls = collections.Counter()
     for line in lines:
+        if line.startswith("io "):
+            continue
         va, _, execs = line.split()
         name = starts.get(int(va, 16))
         if name:
             calls[name] += int(execs)
     return calls
+
+
+def io_accesses(count_lines, syms):
+    """The guest's accesses to device memory in the window, from the plugin's "io vaddr reads
+    writes region" lines (its io=1): a Counter by (function, region, "read" or "write"), the
+    function the symbol of the accessing instruction."""
+    syms = sorted(syms)
+    addrs = [a for a, _ in syms]
+    out = collections.Counter()
+    for line in count_lines:
+        if not line.startswith("io "):
+            continue
+        _, va, reads, writes, region = line.rstrip("\n").split(" ", 4)
+        i = bisect.bisect_right(addrs, int(va, 16)) - 1
+        name = syms[i][1] if i >= 0 else "?"
+        for kind, n in (("read", int(reads)), ("write", int(writes))):
+            if n:
+                out[name, region, kind] += n
+    return out
 
 
 def group(name):

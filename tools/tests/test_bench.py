@@ -196,6 +196,14 @@ class ReportTest(unittest.TestCase):
         lines, _ = bench.compare(first, spread, pairs)
         self.assertIn("verdicts differ: Rust better / parity", "\n".join(lines))
         self.assertIn("1 ratio verdicts differ", lines[-1])
+        # Pooled: six rounds, the second run's numbered 4 to 6, ratios paired within a round.
+        both = bench.pooled(first, faster)
+        self.assertEqual(sorted({s["round"] for s in both}), [1, 2, 3, 4, 5, 6])
+        (head, line) = bench.pooled_lines(first, faster, pairs)
+        self.assertIn("(6 rounds)", head)
+        # Ratios 1.2 and 2.4, three rounds each: geometric mean sqrt(1.2 * 2.4).
+        self.assertIn(f"iops {(1.2 * 2.4) ** 0.5:.2f} [", line)
+        self.assertIn("Rust better", line)
 
 
 class PlotTest(unittest.TestCase):
@@ -224,16 +232,22 @@ class PlotTest(unittest.TestCase):
                     {"module": "megaraid_sas", "per_io": 9000,
                      "groups": {"kernel": 8000, "[megaraid_sas]": 1000}},
                     {"module": "rmegasas", "per_io": 8600,
-                     "groups": {"kernel": 7900, "[rmegasas]": 650, "rust_helper": 50}}],
+                     "groups": {"kernel": 7900, "[rmegasas]": 650, "rust_helper": 50},
+                     "interrupts_per_io": 1.0,
+                     "io_per_io": {"total": 1.5, "regions": {
+                         "megasas-queue": {"write": 1.0},
+                         "megasas-mmio": {"read": 0.25, "write": 0.25}}}}],
                 "read-128k-seq": []}}
             drawn = plots.draw(d, data, profile)
             self.assertEqual([os.path.basename(p) for p in drawn],
                              ["iops.png", "ratios.png", "qd-sweep.png", "insn.png"])
             self.assertTrue(all(os.path.getsize(p) > 1000 for p in drawn))
             lines = bench.profile_lines(profile)
-            self.assertEqual(len(lines), 3)
+            self.assertEqual(len(lines), 4)
             self.assertIn("rmegasas       instructions/IO     8600: kernel 7900, [rmegasas] 650,"
                           " rust_helper 50", lines[2])
+            self.assertIn("rmegasas       device accesses/IO  1.50; megasas-mmio 0.25 reads, "
+                          "0.25 writes; megasas-queue 1.00 writes; interrupts/IO 1.00", lines[3])
 
 
 class PlotNameTest(unittest.TestCase):

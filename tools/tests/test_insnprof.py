@@ -55,6 +55,25 @@ class InsnProfTest(unittest.TestCase):
                                  {"rmegasas_isr", "rmegasas_queue"})
         self.assertEqual(calls, {"rmegasas_isr": 7})
 
+    def test_device_accesses_by_function_and_region(self):
+        syms = insnprof.parse_system_map(SYSTEM_MAP.splitlines())
+        mod, _ = insnprof.parse_log(LOG)
+        counts = ["# marks 2",
+                  "ffffffffa0000004 4 10",
+                  "io ffffffffa0000010 0 10 megasas-queue",       # rmegasas_queue posts
+                  "io ffffffffa0000090 20 10 megasas-mmio",       # rmegasas_isr: status, ack
+                  "io ffffffffa0000094 1 0 megasas-mmio",
+                  "io ffffffff81000310 3 0 virtio pci common\n"]  # a name with spaces
+        io = insnprof.io_accesses(counts, syms + mod)
+        self.assertEqual(io, {("rmegasas_queue [rmegasas]", "megasas-queue", "write"): 10,
+                              ("rmegasas_isr [rmegasas]", "megasas-mmio", "read"): 21,
+                              ("rmegasas_isr [rmegasas]", "megasas-mmio", "write"): 10,
+                              ("scsi_done", "virtio pci common", "read"): 3})
+        # The io lines do not disturb the instruction counts.
+        per, total = insnprof.profile(counts, syms + mod)
+        self.assertEqual(total, 40)
+        self.assertEqual(insnprof.entries(counts, syms + mod, {"rmegasas_queue"}), {})
+
     def test_refuses_a_window_not_closed(self):
         with self.assertRaises(ValueError):
             insnprof.profile(["# marks 1", "ffffffff81000100 5 10"], [(0, "x")])
