@@ -399,6 +399,17 @@ def compare(a, b, pairs):
     return out, apart
 
 
+def pairs_in(samples, pairs):
+    """The (Rust, C) pairs of ``pairs`` as the samples name their drivers: a driver given with
+    parameters (``rmegasas:queues=1``) stands for its module."""
+    drivers = list(dict.fromkeys(s["driver"] for s in samples))
+
+    def named(module):
+        return [d for d in drivers if d == module or d.split(":", 1)[0] == module]
+
+    return [(r, c) for rust, cdrv in pairs for r in named(rust) for c in named(cdrv)]
+
+
 def pooled(a, b):
     """The samples of two runs of the same benchmark as one run: the second run's rounds
     numbered after the first's, so that a paired ratio stays within one round of one run."""

@@ -430,8 +430,9 @@ def cmd_bench_compare(args):
     except (OSError, ValueError, KeyError) as e:
         print(f"bench-compare: {e}", file=sys.stderr)
         return 2
-    lines, apart = bench.compare(a, b, suite.BENCH_PAIRS)
-    for line in lines + bench.pooled_lines(a, b, suite.BENCH_PAIRS):
+    pairs = bench.pairs_in(a, suite.BENCH_PAIRS)
+    lines, apart = bench.compare(a, b, pairs)
+    for line in lines + bench.pooled_lines(a, b, pairs):
         print(line)
     if apart:
         print("# intervals apart:")

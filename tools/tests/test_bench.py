@@ -204,6 +204,12 @@ class ReportTest(unittest.TestCase):
         # Ratios 1.2 and 2.4, three rounds each: geometric mean sqrt(1.2 * 2.4).
         self.assertIn(f"iops {(1.2 * 2.4) ** 0.5:.2f} [", line)
         self.assertIn("Rust better", line)
+        # A driver given with parameters stands for its module.
+        self.assertEqual(
+            bench.pairs_in([{"driver": "rmegasas:queues=1"}, {"driver": "megaraid_sas"},
+                            {"driver": "null_blk"}],
+                           [("rmegasas", "megaraid_sas"), ("rvirtio_scsi", "virtio_scsi")]),
+            [("rmegasas:queues=1", "megaraid_sas")])
 
 
 class PlotTest(unittest.TestCase):
