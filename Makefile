@@ -31,7 +31,7 @@ shell:
 
 # Rounds of 5-second jobs: the spread between rounds (the host's drift) is what makes the
 # intervals wide, not the length of a job (a 5-second job at 5,000 IOPS is 25,000 I/Os), so
-# time is better spent on rounds. 3 x 5 s takes about 45 minutes alone on the 2-core machine.
+# time is better spent on rounds. 3 x 5 s took 41 minutes alone on the 2-core machine.
 BENCH_ROUNDS ?= 3
 BENCH_SECONDS ?= 5
 bench:

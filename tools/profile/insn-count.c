@@ -97,7 +97,8 @@ static void on_mark(unsigned int vcpu, void *userdata)
 	(void)vcpu;
 	(void)userdata;
 	pthread_mutex_lock(&lock);
-	marks++;
+	/* Atomic: on_mem reads it without the lock. */
+	__atomic_add_fetch(&marks, 1, __ATOMIC_RELAXED);
 	for (b = blocks; b; b = b->next) {
 		if (marks == 1)
 			b->execs = 0;

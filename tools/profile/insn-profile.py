@@ -114,9 +114,7 @@ def io_lines(mod, io, ios):
     # Regions reached less than once in 200 I/Os (a timer, a console) are left out.
     regions = {r: c for r, c in regions.items() if sum(c.values()) >= 0.005}
     total = sum(sum(c.values()) for c in regions.values())
-    print(f"# {mod}: {total:.2f} device accesses per I/O: " + "; ".join(
-        f"{r} " + ", ".join(f"{v:.2f} {k}s" for k, v in sorted(c.items()))
-        for r, c in sorted(regions.items())))
+    print(f"# {mod}: {total:.2f} device accesses per I/O: " + insnprof.regions_text(regions))
     shown = insnprof.demangle(dict.fromkeys(f for f, _, _ in funcs))
     for (func, region, kind), v in funcs.most_common():
         if v >= 0.005:

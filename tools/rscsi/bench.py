@@ -26,6 +26,8 @@ import math
 import re
 import statistics
 
+from rscsi import insnprof
+
 BEGIN = re.compile(r"^BENCH-BEGIN (\S+) (\d+) (\S+)")
 END = re.compile(r"^BENCH-END (\S+) (\d+) (\S+) rc=(\d+)")
 CPU = re.compile(r"^BENCH-CPU-(BEFORE|AFTER) cpu\s+(.*)$")
@@ -323,12 +325,10 @@ def profile_lines(profile):
             if io is not None:
                 irqs = p.get("interrupts_per_io")
                 out.append(f"{job:20} {p['module']:14} device accesses/IO {io['total']:5.2f}"
-                           + "".join(f"; {r} " + ", ".join(f"{v:.2f} {k}s"
-                                                           for k, v in sorted(c.items()))
-                                     for r, c in sorted(io["regions"].items()))
+                           + (f"; {insnprof.regions_text(io['regions'])}" if io["regions"]
+                              else "")
                            + ("" if irqs is None else f"; interrupts/IO {irqs:.2f}"))
     return out
-
 
 
 def load_samples(report):
@@ -361,8 +361,11 @@ def compare(a, b, pairs):
     out = [f"{'job':20} {'driver':{w}} {'figure':14} {'first run [95%]':26} "
            f"{'second run [95%]':26} overlap"]
     apart = []
+    compared = 0
 
     def line(job, who, name, fmt, x, y):
+        nonlocal compared
+        compared += 1
         ok = _overlap(x, y)
         text = (f"{job:20} {who:{w}} {name:14} "
                 + f"{x[0]:{fmt}} [{x[1]:{fmt}}, {x[2]:{fmt}}]".ljust(26) + " "
@@ -393,8 +396,7 @@ def compare(a, b, pairs):
                         verdicts_differ += 1
                         out.append(f"{'':20} {'':{w}} {'':14} verdicts differ: "
                                    f"{verdict(ia[k])} / {verdict(ib[k])}")
-    out.append(f"# {len(out) - 1 - verdicts_differ - len(apart)} of "
-               f"{len(out) - 1 - verdicts_differ} intervals overlap; "
+    out.append(f"# {compared - len(apart)} of {compared} intervals overlap; "
                f"{verdicts_differ} ratio verdicts differ")
     return out, apart
 

@@ -107,6 +107,13 @@ def io_accesses(count_lines, syms):
     return out
 
 
+def regions_text(regions):
+    """``{region: {kind: per I/O}}`` as printed: "region 1.00 writes; region 2.00 reads, ..."
+    (regions and kinds sorted)."""
+    return "; ".join(f"{r} " + ", ".join(f"{v:.2f} {k}s" for k, v in sorted(c.items()))
+                     for r, c in sorted(regions.items()))
+
+
 def group(name):
     """The module a symbol belongs to, "rust_helper" for the C helpers, else "kernel"."""
     if " [" in name:
