@@ -12,6 +12,8 @@
 """
 
 import argparse
+import concurrent.futures
+import glob
 import json
 import os
 import re
@@ -203,6 +205,24 @@ def host_tests():
     return passed, failed, out
 
 
+def last_seconds(verdicts, name):
+    """How long run ``name`` took when it last passed, from its newest verdict stamp; 0 if
+    it never did here."""
+    newest, secs = -1.0, 0.0
+    for path in glob.glob(os.path.join(verdicts, f"{glob.escape(name)}-*")):
+        try:
+            with open(path) as f:
+                fields = f.read().split()
+            mtime = os.path.getmtime(path)
+        except OSError:
+            continue
+        # Another run's stamp whose name only starts like this one's is not this run's.
+        if path[len(os.path.join(verdicts, name)) + 1:].count("-") == 0 and mtime > newest \
+                and len(fields) == 4:
+            newest, secs = mtime, float(fields[2])
+    return secs
+
+
 def cmd_check(args):
     t0 = time.monotonic()
     passed = failed = 0
@@ -229,6 +249,7 @@ def cmd_check(args):
     reuse = not args.rerun and os.environ.get("CI", "") not in ("true", "1")
     verdicts = os.path.join(CACHE, "verdicts")
     os.makedirs(verdicts, exist_ok=True)
+    todo = []
     for run in runs:
         key = run_key(run, kernel, parts)
         stamp = os.path.join(verdicts, f"{run.name}-{key}")
@@ -239,21 +260,36 @@ def cmd_check(args):
             passed += int(p)
             lines.append((True, f"guest: {run.name}: {p} passed, 0 failed (unchanged, not rerun)", ""))
             continue
+        todo.append((run, stamp))
+        lines.append(None)
+
+    def guest_run(run, stamp):
         with Stage(f"guest run {run.name}"):
             res, _vm = boot(run, kernel, parts, outdir, echo=args.verbose)
             ok, p, f, v = judge_run(run, res)
         if ok:
             with open(stamp, "w") as fh:
                 fh.write(f"{p} {f} {res.seconds:.0f} {res.log_path}\n")
-        passed += p
-        failed += f
-        detail = v.summary()
-        if run.expect != "pass":
-            detail = (f"negative control: the plan {'failed as it must' if ok else 'did not fail as it must'}"
-                      f"\n{detail}")
         log(f"{run.name}: {'ok' if ok else 'FAILED'} ({p} passed, {f} failed, {res.seconds:.0f} s) log {res.log_path}")
-        lines.append((ok, f"guest: {run.name}: {p} passed, {f} failed ({res.seconds:.0f} s)",
-                      detail if (not ok or run.expect != "pass") else ""))
+        return res, ok, p, f, v
+
+    # Runs boot side by side (--jobs): a guest under TCG leaves the host's CPUs idle while it
+    # waits (on resets, timeouts, latency disks, kmemleak's scans), and no plan may depend on
+    # timing, so a run's outcome does not depend on what runs beside it. The longest runs start
+    # first (by their last recorded time), so that none is left to run alone at the end.
+    order = sorted(todo, key=lambda t: -last_seconds(verdicts, t[0].name))
+    with concurrent.futures.ThreadPoolExecutor(max_workers=max(1, args.jobs)) as pool:
+        futures = {run.name: pool.submit(guest_run, run, stamp) for run, stamp in order}
+        for i, (run, _stamp) in enumerate(todo):
+            res, ok, p, f, v = futures[run.name].result()
+            passed += p
+            failed += f
+            detail = v.summary()
+            if run.expect != "pass":
+                detail = (f"negative control: the plan {'failed as it must' if ok else 'did not fail as it must'}"
+                          f"\n{detail}")
+            lines[lines.index(None)] = (ok, f"guest: {run.name}: {p} passed, {f} failed ({res.seconds:.0f} s)",
+                                        detail if (not ok or run.expect != "pass") else "")
     print("KTAP version 1")
     print(f"1..{len(lines)}")
     for i, (ok, name, detail) in enumerate(lines, 1):
@@ -497,6 +533,9 @@ def main(argv=None):
     c.add_argument("-v", "--verbose", action="store_true", help="echo the guest console")
     c.add_argument("--rerun", action="store_true",
                    help="boot every run, even those unchanged since they passed")
+    c.add_argument("-j", "--jobs", type=int, default=2,
+                   help="guest runs booted side by side (default 2: the host idles while a "
+                        "guest waits; 1 runs them one after another)")
     c.add_argument("--flavour", default="debug", choices=["debug", "race"],
                    help="the kernel: debug (KASAN, lockdep, kmemleak; what check is judged "
                         "on) or race (KCSAN, UBSAN, lockdep, kmemleak; for the soak)")
