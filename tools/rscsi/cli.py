@@ -223,6 +223,13 @@ def last_seconds(verdicts, name):
     return secs
 
 
+def longest_first(items, verdicts, name=lambda x: x):
+    """``items`` (runs, by ``name``) with the longest first: by the time each last took here
+    (``last_seconds``), else ``suite.SECONDS_ALONE``; the suite's order among equals."""
+    return sorted(items, key=lambda x: -(last_seconds(verdicts, name(x))
+                                         or suite.SECONDS_ALONE.get(name(x), 0)))
+
+
 def cmd_check(args):
     t0 = time.monotonic()
     passed = failed = 0
@@ -276,11 +283,12 @@ def cmd_check(args):
     # Runs boot side by side (--jobs): a guest under TCG leaves the host's CPUs idle while it
     # waits (on resets, timeouts, latency disks, kmemleak's scans), and no plan may depend on
     # timing, so a run's outcome does not depend on what runs beside it. The longest runs start
-    # first (by their last recorded time), so that none is left to run alone at the end.
-    order = sorted(todo, key=lambda t: -last_seconds(verdicts, t[0].name))
+    # first (by their last time here, else suite.SECONDS_ALONE), so that none is left to run
+    # alone at the end.
+    order = longest_first(todo, verdicts, lambda t: t[0].name)
     with concurrent.futures.ThreadPoolExecutor(max_workers=max(1, args.jobs)) as pool:
         futures = {run.name: pool.submit(guest_run, run, stamp) for run, stamp in order}
-        for i, (run, _stamp) in enumerate(todo):
+        for run, _stamp in todo:
             res, ok, p, f, v = futures[run.name].result()
             passed += p
             failed += f

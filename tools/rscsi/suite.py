@@ -616,6 +616,18 @@ def extra_runs():
     return _defaults(runs)
 
 
+# How long each run of ``check`` took alone (CI of 2026-12-07, debug kernel, 2 cores), for
+# ``check --jobs``, which starts the longest runs first; a run's own last time, where this
+# machine has one, comes before these.
+SECONDS_ALONE = {
+    "recover": 492, "faults": 277, "rvirtio_scsi-io": 258, "rmegasas-io": 251,
+    "soak": 211, "rvirtio_scsi-events": 210, "rvirtio_scsi-64": 204, "rmegasas-disks": 195,
+    "limits": 188, "megaraid_sas-busmaster": 186, "rmegasas-robust": 174,
+    "rmegasas-busmaster": 145, "rscsi_debug": 134, "rvirtio_scsi-disks": 124,
+    "c-drivers": 119, "rmegasas-probe": 63, "negative-control": 54,
+}
+
+
 def check_runs():
     """Every guest run of ``check``, in order."""
     runs = [

@@ -266,3 +266,28 @@ class BootWatchdogTest(unittest.TestCase):
                             "print('ok 1 x', flush=True)", boot_deadline=1)
         self.assertFalse(res.stalled)
         self.assertIn("ok 1 x", res.lines)
+
+
+class CheckOrderTest(unittest.TestCase):
+    def test_longest_first_from_stamps_then_the_table(self):
+        import os
+        from rscsi import cli, suite
+        with tempfile.TemporaryDirectory() as d:
+            def stamp(name, secs, age):
+                path = os.path.join(d, name)
+                with open(path, "w") as f:
+                    f.write(f"5 0 {secs} /x.log\n")
+                os.utime(path, (1000 - age, 1000 - age))
+            # soak: its newest stamp counts (an older, longer one does not), and soak-long's
+            # stamp, whose name only starts like it, is not its.
+            stamp("soak-0123abcd", 900, age=10)
+            stamp("soak-4567ef01", 30, age=1)
+            stamp("soak-long-89ab", 5000, age=0)
+            self.assertEqual(cli.last_seconds(d, "soak"), 30.0)
+            self.assertEqual(cli.last_seconds(d, "soak-long"), 5000.0)
+            self.assertEqual(cli.last_seconds(d, "recover"), 0.0)
+            names = ["negative-control", "soak", "recover", "unknown", "c-drivers"]
+            order = cli.longest_first(names, d)
+            # Without a stamp, the table's measured times; unknown runs last, in suite order.
+            self.assertEqual(order, ["recover", "c-drivers", "negative-control", "soak", "unknown"])
+            self.assertGreater(suite.SECONDS_ALONE["recover"], suite.SECONDS_ALONE["c-drivers"])
