@@ -13,7 +13,6 @@
 
 import argparse
 import concurrent.futures
-import glob
 import json
 import os
 import re
@@ -206,21 +205,14 @@ def host_tests():
 
 
 def last_seconds(verdicts, name):
-    """How long run ``name`` took when it last passed, from its newest verdict stamp; 0 if
-    it never did here."""
-    newest, secs = -1.0, 0.0
-    for path in glob.glob(os.path.join(verdicts, f"{glob.escape(name)}-*")):
-        try:
-            with open(path) as f:
-                fields = f.read().split()
-            mtime = os.path.getmtime(path)
-        except OSError:
-            continue
-        # Another run's stamp whose name only starts like this one's is not this run's.
-        if path[len(os.path.join(verdicts, name)) + 1:].count("-") == 0 and mtime > newest \
-                and len(fields) == 4:
-            newest, secs = mtime, float(fields[2])
-    return secs
+    """How long run ``name`` took when it last passed, from its newest verdict stamp
+    (``NAME-KEY``, KEY in hex, holding ``passed failed seconds log``); 0 if it never did here."""
+    own = re.compile(re.escape(name) + r"-[0-9a-f]+")
+    stamps = [e for e in os.scandir(verdicts) if own.fullmatch(e.name)]
+    if not stamps:
+        return 0.0
+    with open(max(stamps, key=lambda e: e.stat().st_mtime).path) as f:
+        return float(f.read().split()[2])
 
 
 def longest_first(items, verdicts, name=lambda x: x):
@@ -267,10 +259,10 @@ def cmd_check(args):
             passed += int(p)
             lines.append((True, f"guest: {run.name}: {p} passed, 0 failed (unchanged, not rerun)", ""))
             continue
-        todo.append((run, stamp))
+        todo.append((run, stamp, len(lines)))
         lines.append(None)
 
-    def guest_run(run, stamp):
+    def guest_run(run, stamp, _line):
         with Stage(f"guest run {run.name}"):
             res, _vm = boot(run, kernel, parts, outdir, echo=args.verbose)
             ok, p, f, v = judge_run(run, res)
@@ -287,8 +279,8 @@ def cmd_check(args):
     # alone at the end.
     order = longest_first(todo, verdicts, lambda t: t[0].name)
     with concurrent.futures.ThreadPoolExecutor(max_workers=max(1, args.jobs)) as pool:
-        futures = {run.name: pool.submit(guest_run, run, stamp) for run, stamp in order}
-        for run, _stamp in todo:
+        futures = {t[0].name: pool.submit(guest_run, *t) for t in order}
+        for run, _stamp, line in todo:
             res, ok, p, f, v = futures[run.name].result()
             passed += p
             failed += f
@@ -296,8 +288,8 @@ def cmd_check(args):
             if run.expect != "pass":
                 detail = (f"negative control: the plan {'failed as it must' if ok else 'did not fail as it must'}"
                           f"\n{detail}")
-            lines[lines.index(None)] = (ok, f"guest: {run.name}: {p} passed, {f} failed ({res.seconds:.0f} s)",
-                                        detail if (not ok or run.expect != "pass") else "")
+            lines[line] = (ok, f"guest: {run.name}: {p} passed, {f} failed ({res.seconds:.0f} s)",
+                           detail if (not ok or run.expect != "pass") else "")
     print("KTAP version 1")
     print(f"1..{len(lines)}")
     for i, (ok, name, detail) in enumerate(lines, 1):
